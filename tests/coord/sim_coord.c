@@ -164,7 +164,8 @@ enum ev_kind {
     E_FAULT,
     E_DETECT,
     E_HINTS,
-    E_HINT_TIMEOUT
+    E_HINT_TIMEOUT,
+    E_RECOVER
 };
 
 struct ev {
@@ -436,13 +437,29 @@ static struct msg *new_msg(enum msg_kind k, int from, int to, int req, int key)
 static void on_done(struct sreq *q, const struct coord_act *a);
 static void client_next(int client, int64_t after);
 
+/* Reads in flight, so a mutation can mark them (few at a time). */
+static struct sreq *active[CLIENTS * 8];
+static size_t nactive;
+
 static void mark_dirty(int key, int by_req)
 {
-    for (size_t i = 0; i < nreqs; i++) {
-        struct sreq *q = reqs[i];
-        if (!q->finished && !q->is_write && q->key == key && q->id != by_req)
-            q->dirty = 1;
-    }
+    for (size_t i = 0; i < nactive; i++)
+        if (active[i]->key == key && active[i]->id != by_req)
+            active[i]->dirty = 1;
+}
+
+static void active_add(struct sreq *q)
+{
+    if (nactive == sizeof(active) / sizeof(active[0]))
+        fail("too many reads in flight");
+    active[nactive++] = q;
+}
+
+static void active_del(struct sreq *q)
+{
+    for (size_t i = 0; i < nactive; i++)
+        if (active[i] == q)
+            active[i] = active[--nactive];
 }
 
 static void store_hint(struct sreq *q, int target)
@@ -545,6 +562,8 @@ static void maybe_finish(struct sreq *q)
     q->finished = 1;
     if (q->admitted)
         coord_admit_request_done(&nodes[q->node].admit, q->admit_bytes);
+    if (!q->is_write)
+        active_del(q);
     if (q->r) {
         coord_read_free(q->r);
         mem_free(q->r);
@@ -815,6 +834,7 @@ static void issue_read(int client, int node, int key, enum coord_cl cl)
     if (admit(q, 512))
         return;
     q->r = xcalloc(1, sizeof(*q->r));
+    active_add(q);
     coord_acts_init(&acts);
     CHECK_RC(coord_read_start(q->r, &p, g_now, &acts));
     if (q->expect_unavail && (acts.n != 1 || acts.v[0].kind != COORD_ACT_DONE))
@@ -998,6 +1018,18 @@ static void client_next(int client, int64_t after)
     at(after + (int64_t)below(3 * MS), E_CLIENT, client, 0);
 }
 
+/* recover -- a crashed or hung node comes back (data intact). */
+static void recover(int n)
+{
+    struct node *x = &nodes[n];
+
+    if (x->up)
+        return;
+    x->up = 1;
+    x->hung = 0;
+    at(g_now + 50 * MS, E_DETECT, n, 1);
+}
+
 static void fault(void)
 {
     int n = (int)below(NODES), down = 0;
@@ -1005,24 +1037,20 @@ static void fault(void)
 
     for (int i = 0; i < NODES; i++)
         down += !nodes[i].up;
-    switch (below(5)) {
-    case 0: /* crash */
+    switch (below(3)) {
+    case 0: /* crash: noticed after a while, back after up to 3 s, so
+               some outages outlast the hint window */
         if (x->up && down < 2) {
             x->up = 0;
             at(g_now + 100 * MS + (int64_t)below(200 * MS), E_DETECT, n, 0);
+            at(g_now + 300 * MS + (int64_t)below(2700 * MS), E_RECOVER, n, 0);
         }
         break;
-    case 1: /* hang: silent but believed up */
+    case 1: /* hang: silent but believed up, for up to 600 ms */
         if (x->up && down < 2) {
             x->up = 0;
             x->hung = 1;
-        }
-        break;
-    case 2: /* recover */
-        if (!x->up) {
-            x->up = 1;
-            x->hung = 0;
-            at(g_now + 50 * MS, E_DETECT, n, 1);
+            at(g_now + 100 * MS + (int64_t)below(500 * MS), E_RECOVER, n, 0);
         }
         break;
     default:
@@ -1117,6 +1145,9 @@ static void run(void)
         case E_HINT_TIMEOUT:
             hint_unmark(e.a, (size_t)e.b);
             break;
+        case E_RECOVER:
+            recover(e.a);
+            break;
         }
     }
 }
@@ -1157,7 +1188,7 @@ static void cleanup(void)
 
 int main(int argc, char **argv)
 {
-    long ops = 3000;
+    long ops = 20000;
     size_t nw, nr;
 
     g_seed = (uint64_t)time(NULL);
