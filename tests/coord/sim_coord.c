@@ -528,7 +528,8 @@ static void run_acts(struct sreq *q, struct coord_acts *acts)
             m->rd = a->read;
             if (a->read.after.n > sizeof(m->after))
                 fail("resume key too long");
-            memcpy(m->after, a->read.after.p, a->read.after.n);
+            if (a->read.after.n)
+                memcpy(m->after, a->read.after.p, a->read.after.n);
             m->rd.after.p = m->after;
             m->rd.pkey.p = (const uint8_t *)keys[q->key];
             m->rd.ck_start.n = m->rd.ck_end.n = 0; /* sim reads whole */
