@@ -176,6 +176,15 @@ struct ev {
     struct msg *m;
 };
 
+/* One history per read level: it holds every write, acknowledged only
+   when the write's level and the read's level overlap (W + R > RF). */
+#define NLEVELS (COORD_CL_ALL + 1)
+static struct history *hists[NLEVELS];
+
+struct hops {
+    size_t v[NLEVELS]; /* the write's op id in each history */
+};
+
 struct sreq {
     int id, is_write, node, key, client;
     enum coord_cl cl;
@@ -187,7 +196,7 @@ struct sreq {
     int64_t ts;
     int is_delete, paged, dirty, answered, finished, admitted;
     int expect_unavail, retries;
-    size_t hop;
+    struct hops hop;
 };
 
 static struct node nodes[NODES];
@@ -198,7 +207,7 @@ static size_t nheap, capheap;
 static uint64_t evseq;
 static struct sreq **reqs;
 static size_t nreqs, capreqs;
-static struct history *hist;
+
 static uint64_t next_value = 1;
 static int ops_left, hints_on;
 static uint32_t slice_rows;
@@ -580,9 +589,13 @@ static int level_required(enum coord_cl cl)
     return need[cl];
 }
 
-static int checked_level(enum coord_cl cl)
+/* overlap -- must a read at `r` see a write acknowledged at `w`? An
+   acked write reached at least block_for(w) natural replicas (pending
+   ones only add to the count), and the read asks block_for(r). ANY may
+   rest on a hint alone. */
+static int overlap(enum coord_cl w, enum coord_cl r)
 {
-    return cl == COORD_CL_QUORUM || cl == COORD_CL_ALL;
+    return w != COORD_CL_ANY && level_required(w) + level_required(r) > RF;
 }
 
 static void check_repaired(struct sreq *q)
@@ -628,14 +641,13 @@ static void read_done(struct sreq *q, const struct coord_act *a)
              q->id, keys[q->key], v1, v2);
     if (q->paged && has2)
         fail("req %d: page of 1 row returned r2", q->id);
-    if (checked_level(q->cl))
-        CHECK_RC(history_read(hist, keys[q->key], 2, q->start, g_now, v1));
+    CHECK_RC(history_read(hists[q->cl], keys[q->key], 2, q->start, g_now, v1));
     check_repaired(q);
 }
 
 static void issue_write(int client, int node, int key, enum coord_cl cl,
-                        uint64_t value, int is_delete, int64_t ts, size_t hop,
-                        int retries, int64_t start);
+                        uint64_t value, int is_delete, int64_t ts,
+                        struct hops hop, int retries, int64_t start);
 
 static void write_done(struct sreq *q, const struct coord_act *a)
 {
@@ -643,7 +655,7 @@ static void write_done(struct sreq *q, const struct coord_act *a)
 
     if (a->rc == 0) {
         st.writes_ok++;
-        o = checked_level(q->cl) ? HISTORY_OK : HISTORY_UNKNOWN;
+        o = HISTORY_OK;
     } else if (a->rc == CAIRN_ETIMEOUT) {
         st.writes_timeout++;
         if (!a->unknown)
@@ -662,7 +674,10 @@ static void write_done(struct sreq *q, const struct coord_act *a)
     /* An earlier attempt may have landed even if this one did not. */
     if (a->rc && (a->unknown || q->retries))
         o = HISTORY_UNKNOWN;
-    history_write_end(hist, q->hop, g_now, o);
+    for (int l = COORD_CL_ONE; l < NLEVELS; l++)
+        history_write_end(
+            hists[l], q->hop.v[l], g_now,
+            o == HISTORY_OK && !overlap(q->cl, l) ? HISTORY_UNKNOWN : o);
     client_next(q->client, g_now);
 }
 
@@ -735,8 +750,8 @@ static int admit(struct sreq *q, uint64_t bytes)
 }
 
 static void issue_write(int client, int node, int key, enum coord_cl cl,
-                        uint64_t value, int is_delete, int64_t ts, size_t hop,
-                        int retries, int64_t start)
+                        uint64_t value, int is_delete, int64_t ts,
+                        struct hops hop, int retries, int64_t start)
 {
     struct sreq *q = new_req(client, node, key, cl);
     struct coord_target t[RF + 1];
@@ -1002,12 +1017,14 @@ static void client_op(int client)
         int del = chance(10);
         enum coord_cl cl = pick_cl(1);
         int64_t ts = 0;
-        size_t hop;
+        struct hops hop;
         if (chance(10))
             ts = BASE_US + g_now / 1000; /* a client timestamp */
         if (chance(1))
             ts = BASE_US + g_now / 1000 + 3600LL * 1000000; /* C18 (c) */
-        CHECK_RC(history_write_begin(hist, keys[key], 2, v, del, g_now, &hop));
+        for (int l = COORD_CL_ONE; l < NLEVELS; l++)
+            CHECK_RC(history_write_begin(hists[l], keys[key], 2, v, del, g_now,
+                                         &hop.v[l]));
         issue_write(client, node, key, cl, v, del, ts, hop, 0, g_now);
     } else {
         issue_read(client, node, key, pick_cl(0));
@@ -1167,8 +1184,9 @@ static void final_checks(void)
         if (nodes[i].admit.count || nodes[i].admit.bytes)
             fail("node %d admission not given back: %" PRIu64 " requests", i,
                  nodes[i].admit.count);
-    if (history_check(hist, why, sizeof(why)))
-        fail("history: %s", why);
+    for (int l = COORD_CL_ONE; l < NLEVELS; l++)
+        if (history_check(hists[l], why, sizeof(why)))
+            fail("history of %s reads: %s", coord_cl_name(l), why);
 }
 
 static void cleanup(void)
@@ -1184,7 +1202,8 @@ static void cleanup(void)
         mem_free(reqs[i]);
     mem_free(reqs);
     mem_free(heap);
-    history_free(hist);
+    for (int l = 0; l < NLEVELS; l++)
+        history_free(hists[l]);
 }
 
 int main(int argc, char **argv)
@@ -1209,12 +1228,18 @@ int main(int argc, char **argv)
     fflush(stdout);
     rng_state = g_seed;
     ops_left = (int)ops;
-    if (history_new(&hist))
-        fail("out of memory");
+    for (int l = COORD_CL_ONE; l < NLEVELS; l++)
+        if (history_new(&hists[l]))
+            fail("out of memory");
     setup();
     run();
     final_checks();
-    history_counts(hist, &nw, &nr);
+    nr = 0;
+    for (int l = COORD_CL_ONE; l < NLEVELS; l++) {
+        size_t r;
+        history_counts(hists[l], &nw, &r);
+        nr += r;
+    }
     printf("ok: writes=%zu (acked %" PRIu64 ", timeout %" PRIu64
            ") checked reads=%zu (ok %" PRIu64 ", timeout %" PRIu64
            ") unavailable=%" PRIu64 " overloaded=%" PRIu64

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "common/err.h"
+#include "server/coord/resolve.h"
 #include "server/coord/write.h"
 
 #define MS 1000000LL
@@ -240,6 +241,70 @@ static void test_bad_params(void **state)
     coord_acts_free(&f.a);
 }
 
+/* A replica store for the C24 story: apply `v`@`ts` to column c. */
+static void apply_cell(struct coord_part *store, const char *v, int64_t ts)
+{
+    struct storage_cell c = {.column = {(const uint8_t *)"c", 1},
+                             .value = {(const uint8_t *)v, 2},
+                             .ts = ts};
+    struct storage_row r = {.ck = {(const uint8_t *)"r", 1},
+                            .deleted_ts = STORAGE_TS_NONE,
+                            .cells = &c,
+                            .ncells = 1};
+    struct storage_partition m = {
+        .deleted_ts = STORAGE_TS_NONE, .rows = &r, .nrows = 1};
+    const struct storage_partition *in[2] = {&store->p, &m};
+    struct coord_part next;
+
+    assert_int_equal(coord_resolve_merge(in, 2, &next), 0);
+    coord_part_move(store, &next);
+}
+
+/* run -- one write of `v`@`ts` at QUORUM; every replica applies it, and
+   acks reach the coordinator only when `acks` is set. Returns the rc. */
+static int run(struct coord_part *stores, const char *v, int64_t ts, int acks)
+{
+    struct fixture f;
+    int rc = 1;
+
+    setup_fx(&f, COORD_CL_QUORUM, 3);
+    assert_int_equal(coord_write_start(&f.w, &f.p, 0, &f.a), 0);
+    for (int i = 0; i < 3; i++) {
+        apply_cell(&stores[i], v, ts);
+        if (acks)
+            coord_write_on_reply(&f.w, (uint32_t)i, 0, &f.a);
+    }
+    coord_write_on_timer(&f.w, 2000 * MS, &f.a);
+    for (size_t i = 0; i < f.a.n; i++)
+        if (f.a.v[i].kind == COORD_ACT_DONE) {
+            rc = f.a.v[i].rc;
+            assert_int_equal(f.a.v[i].unknown, rc == CAIRN_ETIMEOUT);
+        }
+    coord_acts_free(&f.a);
+    return rc;
+}
+
+/* C24 (b): v1's acks are lost (timeout, outcome unknown), v2 succeeds,
+   then the client's retry of v1 with its original timestamp lands: every
+   replica still holds v2. */
+static void test_retry_cannot_override_newer(void **state)
+{
+    struct coord_part st[3];
+
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        coord_part_init(&st[i]);
+    assert_int_equal(run(st, "v1", 100, 0), CAIRN_ETIMEOUT);
+    assert_int_equal(run(st, "v2", 200, 1), 0);
+    assert_int_equal(run(st, "v1", 100, 1), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(st[i].p.nrows, 1);
+        assert_int_equal(st[i].p.rows[0].cells[0].ts, 200);
+        assert_memory_equal(st[i].p.rows[0].cells[0].value.p, "v2", 2);
+        coord_part_free(&st[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_any_met_by_hint),
         cmocka_unit_test(test_replica_failure),
         cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_retry_cannot_override_newer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
