@@ -238,6 +238,7 @@ int coord_read_start(struct coord_read *r, const struct coord_read_params *p,
     if (!rc && p->spec_default_ns >= 0 && r->next_spare < r->norder &&
         now_ns + spec < r->deadline_ns) {
         r->spec_at_ns = now_ns + spec;
+        r->spec_armed = 1;
         rc = act_timer(r->spec_at_ns, out);
     }
     return rc;
@@ -636,10 +637,10 @@ int coord_read_on_timer(struct coord_read *r, int64_t now_ns,
         expire(r->w, r->nw);
         return act_done(r, CAIRN_ETIMEOUT, acked, out);
     }
-    if (r->phase != COORD_READ_QUERY || !r->spec_at_ns ||
+    if (r->phase != COORD_READ_QUERY || !r->spec_armed ||
         now_ns < r->spec_at_ns)
         return 0;
-    r->spec_at_ns = 0;
+    r->spec_armed = 0;
     if (count_sent(r->q, r->nq) == 0)
         return 0;
     return query_retry(r, now_ns, out, &sent);

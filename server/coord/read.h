@@ -106,6 +106,7 @@ struct coord_read {
     enum coord_read_phase phase;
     int required;
     int64_t deadline_ns, spec_at_ns;
+    int spec_armed; /* the speculative timer is set and unused */
     struct coord_snitch *snitch;
     struct storage_read query; /* bytes in `qmem` */
     void *qmem;

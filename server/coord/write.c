@@ -53,8 +53,13 @@ static int progress(struct coord_write *w, int last_rc, struct coord_acts *out)
     maybe = got + count_state(w, COORD_T_SENT);
     if (w->cl == COORD_CL_ANY)
         maybe += w->hints_pending;
+    /* A failure is certain only if nothing can land: no replica acked
+       or may still apply it, and no hint of it was kept for replay. */
     if (maybe < w->required)
-        return done(w, last_rc, got > 0 || count_state(w, COORD_T_SENT), out);
+        return done(w, last_rc,
+                    got > 0 || count_state(w, COORD_T_SENT) ||
+                        w->hints_stored || w->hints_pending,
+                    out);
     return 0;
 }
 

@@ -224,6 +224,31 @@ static void test_replica_failure(void **state)
     coord_acts_free(&f.a);
 }
 
+/* Found by cairn-sim-coord: both alive replicas refuse, but the down
+   one got a hint that will be replayed -- the outcome is not "failed"
+   but unknown. */
+static void test_failure_with_hint_is_unknown(void **state)
+{
+    struct fixture f;
+    const struct coord_act *d;
+
+    (void)state;
+    setup_fx(&f, COORD_CL_QUORUM, 3);
+    f.t[2].alive = 0;
+    coord_write_start(&f.w, &f.p, 0, &f.a);
+    assert_int_equal(count(&f.a, COORD_ACT_HINT), 1);
+    coord_write_on_hint(&f.w, 12, 0, &f.a);
+    coord_acts_clear(&f.a);
+    coord_write_on_reply(&f.w, 0, CAIRN_EOVERLOADED, &f.a);
+    coord_write_on_reply(&f.w, 1, CAIRN_EOVERLOADED, &f.a);
+    d = first(&f.a, COORD_ACT_DONE);
+    assert_non_null(d);
+    assert_int_equal(d->rc, CAIRN_EOVERLOADED);
+    assert_int_equal(d->acked, 0);
+    assert_int_equal(d->unknown, 1);
+    coord_acts_free(&f.a);
+}
+
 static void test_bad_params(void **state)
 {
     struct fixture f;
@@ -315,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_hint_window),
         cmocka_unit_test(test_any_met_by_hint),
         cmocka_unit_test(test_replica_failure),
+        cmocka_unit_test(test_failure_with_hint_is_unknown),
         cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_retry_cannot_override_newer),
     };
