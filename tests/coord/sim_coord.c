@@ -749,6 +749,53 @@ static int admit(struct sreq *q, uint64_t bytes)
     return 0;
 }
 
+/* write_targets -- the key's replicas (and pending one) as the failure
+   detector sees them; returns how many are believed alive. */
+static int write_targets(int key, struct coord_write_params *p,
+                         struct coord_target *t)
+{
+    int alive = 0;
+
+    for (int i = 0; i < RF; i++)
+        t[p->ntargets++] = (struct coord_target){.replica = replica_of(key, i)};
+    if (pending_of[key] >= 0)
+        t[p->ntargets++] =
+            (struct coord_target){.replica = pending_of[key], .pending = 1};
+    for (int i = 0; i < p->ntargets; i++) {
+        struct node *n = &nodes[t[i].replica];
+        t[i].alive = n->believed;
+        t[i].down_ns = n->believed ? 0 : g_now - n->down_since;
+        alive += n->believed;
+    }
+    return alive;
+}
+
+/* stamp -- the write's timestamp: the coordinator's, or the client's if
+   within the future bound (C18). 0, or -1 after answering -EINVAL. */
+static int stamp(struct sreq *q, int64_t ts)
+{
+    int64_t wall = wall_us(q->node);
+    struct coord_act a = {.kind = COORD_ACT_DONE, .rc = -EINVAL};
+
+    if (ts == 0) {
+        q->ts = coord_tsclock_next(&nodes[q->node].ts, wall);
+        return 0;
+    }
+    if (!coord_tsclock_check(&nodes[q->node].ts, ts, wall)) {
+        if (ts - wall > COORD_TS_MAX_FUTURE_DEFAULT)
+            fail("a timestamp %" PRId64 " us ahead was accepted", ts - wall);
+        return 0;
+    }
+    if (ts - wall <= COORD_TS_MAX_FUTURE_DEFAULT)
+        fail("client timestamp %" PRId64 " refused: %s", ts, err_msg());
+    st.refused_ts++;
+    q->expect_unavail = 0;
+    on_done(q, &a);
+    q->finished = 1;
+    coord_admit_request_done(&nodes[q->node].admit, q->admit_bytes);
+    return -1;
+}
+
 static void issue_write(int client, int node, int key, enum coord_cl cl,
                         uint64_t value, int is_delete, int64_t ts,
                         struct hops hop, int retries, int64_t start)
@@ -762,7 +809,8 @@ static void issue_write(int client, int node, int key, enum coord_cl cl,
                                    .hints = hints_on,
                                    .hint_window_ns = HINT_WINDOW};
     struct coord_acts acts;
-    int alive = 0, need = level_required(cl);
+    int alive = write_targets(key, &p, t);
+    int need = level_required(cl) + (p.ntargets > RF && cl != COORD_CL_ANY);
 
     q->is_write = 1;
     q->value = value;
@@ -772,39 +820,10 @@ static void issue_write(int client, int node, int key, enum coord_cl cl,
     q->retries = retries;
     q->start = start;
     q->deadline = g_now + WRITE_TIMEOUT;
-    for (int i = 0; i < RF; i++)
-        t[p.ntargets++] = (struct coord_target){.replica = replica_of(key, i)};
-    if (pending_of[key] >= 0) {
-        t[p.ntargets++] =
-            (struct coord_target){.replica = pending_of[key], .pending = 1};
-        need += cl != COORD_CL_ANY;
-    }
-    for (int i = 0; i < p.ntargets; i++) {
-        struct node *n = &nodes[t[i].replica];
-        t[i].alive = n->believed;
-        t[i].down_ns = n->believed ? 0 : g_now - n->down_since;
-        alive += n->believed;
-    }
     q->expect_unavail =
         cl == COORD_CL_ANY ? (!hints_on && alive == 0) : alive < need;
-    if (admit(q, 128 + 64 * (uint64_t)p.ntargets))
+    if (admit(q, 128 + 64 * (uint64_t)p.ntargets) || stamp(q, ts))
         return;
-    if (ts == 0) {
-        q->ts = coord_tsclock_next(&nodes[node].ts, wall_us(node));
-    } else if (coord_tsclock_check(&nodes[node].ts, ts, wall_us(node))) {
-        struct coord_act a = {.kind = COORD_ACT_DONE, .rc = -EINVAL};
-        if (ts - wall_us(node) <= COORD_TS_MAX_FUTURE_DEFAULT)
-            fail("client timestamp %" PRId64 " refused: %s", ts, err_msg());
-        st.refused_ts++;
-        q->expect_unavail = 0;
-        on_done(q, &a);
-        q->finished = 1;
-        coord_admit_request_done(&nodes[node].admit, q->admit_bytes);
-        return;
-    }
-    if (ts - wall_us(node) > COORD_TS_MAX_FUTURE_DEFAULT)
-        fail("a timestamp %" PRId64 " us ahead was accepted",
-             ts - wall_us(node));
     make_mutation(q, chance(30));
     coord_acts_init(&acts);
     CHECK_RC(coord_write_start(&q->w, &p, g_now, &acts));

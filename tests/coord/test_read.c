@@ -135,6 +135,11 @@ static void answer(struct fixture *f, const struct coord_act *act, int64_t now,
     coord_part_free(&pg);
 }
 
+/* Largest row limit of a read request seen by pump(), and how many
+   requests had no limit (the client's own page, which has none here). */
+static uint32_t max_limit;
+static int unlimited;
+
 /* pump -- answer every send of `f->a` (and what follows) until none is
    left; returns the DONE action's rc (1 if none came). Counts sends. */
 static int pump(struct fixture *f, int64_t now, int *reads, int *repairs)
@@ -150,6 +155,11 @@ static int pump(struct fixture *f, int64_t now, int *reads, int *repairs)
                 rc = x->rc;
             if (x->kind == COORD_ACT_SEND_READ && reads)
                 (*reads)++;
+            if (x->kind == COORD_ACT_SEND_READ) {
+                unlimited += x->read.limit_rows == 0;
+                if (x->read.limit_rows > max_limit)
+                    max_limit = x->read.limit_rows;
+            }
             if (x->kind == COORD_ACT_SEND_REPAIR && repairs)
                 (*repairs)++;
             if (x->kind == COORD_ACT_SEND_READ ||
@@ -322,6 +332,8 @@ static void test_bounded_slices(void **state)
     (void)state;
     setup_fx(&f, COORD_CL_QUORUM);
     f.p.repair_slice_rows = 2;
+    max_limit = 0;
+    unlimited = 0;
     for (int i = 0; i < 5; i++) {
         put(&f, 0, cks[i], "", 50, 1);
         put(&f, 1, cks[i], "x", 40, 0);
@@ -330,7 +342,9 @@ static void test_bounded_slices(void **state)
     assert_int_equal(pump(&f, 1 * MS, &reads, &repairs), 0);
     assert_int_equal(f.r.slices, 3);
     assert_int_equal(reads, 2 + 3 * 2);
-    assert_int_equal(repairs, 3); /* replica 1, once per slice */
+    assert_int_equal(unlimited, 2); /* data + digest of the query */
+    assert_int_equal(max_limit, 2); /* every slice read is bounded */
+    assert_int_equal(repairs, 3);   /* replica 1, once per slice */
     assert_true(value_digest(&f, 0) == value_digest(&f, 1));
     res = coord_read_result(&f.r, &more);
     for (size_t i = 0; i < res->nrows; i++)
