@@ -1071,8 +1071,13 @@ static int apply_state(struct gossip *g, const Cairn__GossipEndpointState *s,
     for (size_t j = 0; rc == 0 && j < s->n_states; j++)
         if (s->states[j]->version > ep->version[s->states[j]->key])
             rc = apply_app(g, ep, s->states[j], now_ms, out);
-    if (rc == 0 && replaced)
+    if (rc == 0 && replaced) {
         ep_clear_unset(ep);
+        /* A new generation is fresh news of a peer we believed alive: its
+         * restart gap must not count as silence. */
+        if (ep->alive)
+            fd_report(&ep->fd, &g->cfg.fd, now_ms);
+    }
     if (rc == 0 && s->heartbeat > ep->heartbeat) {
         if (fresh || ep->heartbeat == 0)
             ep->heartbeat = s->heartbeat; /* first sight: no proof of life */

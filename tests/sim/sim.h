@@ -19,6 +19,8 @@
 
 #define SIM_ADDR_MAX 32
 #define SIM_TOKENS 16
+/* A conviction this soon after a restart may be about the old process. */
+#define SIM_RESTART_GRACE_MS 30000
 
 /* xoshiro256** seeded through splitmix64: small, fast, well mixed. */
 struct sim_prng {
@@ -55,6 +57,8 @@ struct sim_node {
     bool started;     /* ever started */
     bool forever_down; /* crashed for good: must be convicted */
     int64_t down_at;  /* when it went down, -1 if up */
+    int64_t start_at; /* when it last started */
+    unsigned stops;   /* how often it was stopped */
     struct sim_saved_peer *saved; /* peers stored at the last stop */
     size_t nsaved;
     bool no_seed;      /* reported GOSSIP_EV_NO_SEED */
@@ -78,7 +82,7 @@ struct sim_stats {
 struct sim_down {
     int observer, target;
     int64_t at;
-    bool target_up; /* was the target running at that moment? */
+    bool target_up; /* was the target healthy then (see healthy())? */
 };
 
 struct sim_world {
@@ -105,6 +109,7 @@ struct sim_world {
     int64_t dead_state_ms; /* config for every node */
     int racks;             /* 0: no racks */
     uint64_t next_addr;
+    bool verbose; /* starts, stops and wrong verdicts to stderr */
 };
 
 /* sim_world_init -- n nodes, none started, seeds = nodes 0 (and 1). */

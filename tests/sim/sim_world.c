@@ -229,6 +229,19 @@ static int send_frames(struct sim_world *w, int from)
     return 0;
 }
 
+/*
+ * Was a convicted node healthy? Running, and either never stopped or
+ * restarted long enough ago: a verdict shortly after a restart may still
+ * be about the silence of the previous process, which was real.
+ */
+static bool healthy(const struct sim_world *w, int target)
+{
+    const struct sim_node *nd = target >= 0 ? &w->nodes[target] : NULL;
+
+    return nd && nd->g &&
+           (nd->stops == 0 || w->now - nd->start_at >= SIM_RESTART_GRACE_MS);
+}
+
 static int record_down(struct sim_world *w, int observer, int target)
 {
     if (w->ndowns == w->downs_cap) {
@@ -240,8 +253,8 @@ static int record_down(struct sim_world *w, int observer, int target)
         w->downs = p;
         w->downs_cap = cap;
     }
-    w->downs[w->ndowns++] = (struct sim_down){
-        observer, target, w->now, target >= 0 && w->nodes[target].g};
+    w->downs[w->ndowns++] = (struct sim_down){observer, target, w->now,
+                                              healthy(w, target)};
     return 0;
 }
 
@@ -438,7 +451,11 @@ int sim_start(struct sim_world *w, int i, bool new_cluster)
         sim_fail(w, "start of node %d: %s", i, err_msg());
         return rc;
     }
+    if (w->verbose)
+        fprintf(stderr, "start %d at %lld gen %llu\n", i, (long long)w->now,
+                (unsigned long long)nd->generation);
     nd->started = true;
+    nd->start_at = w->now;
     nd->down_at = -1;
     nd->next_tick = w->now + (int64_t)sim_below(&nd->rng, 1000);
     return 0;
@@ -477,10 +494,13 @@ void sim_stop(struct sim_world *w, int i)
 
     if (!nd->g)
         return;
+    if (w->verbose)
+        fprintf(stderr, "stop %d at %lld\n", i, (long long)w->now);
     save_peers(nd);
     gossip_free(nd->g);
     nd->g = NULL;
     nd->down_at = w->now;
+    nd->stops++;
 }
 
 int sim_world_init(struct sim_world *w, uint64_t seed, size_t n, int racks)
