@@ -26,7 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define FD_WINDOW 128 /* intervals kept per peer */
+#define FD_WINDOW  128 /* intervals kept per peer */
 #define FD_PHI_MAX 1e9 /* phi when P underflows to 0 */
 
 struct fd_config {
@@ -37,11 +37,11 @@ struct fd_config {
 };
 
 struct fd_state {
-    int64_t last_ms;              /* last arrival; valid when n > 0 */
-    int32_t sample[FD_WINDOW];    /* intervals in ms, a ring buffer */
-    uint32_t n, next;             /* samples held, next slot to write */
-    int64_t sum, sumsq;           /* over the held samples, exact */
-    bool started;                 /* an arrival was reported */
+    int64_t last_ms;           /* last arrival; valid when n > 0 */
+    int32_t sample[FD_WINDOW]; /* intervals in ms, a ring buffer */
+    uint32_t n, next;          /* samples held, next slot to write */
+    int64_t sum, sumsq;        /* over the held samples, exact */
+    bool started;              /* an arrival was reported */
 };
 
 /* fd_config_default -- the defaults above into `c`. */

@@ -319,8 +319,7 @@ static void addr_recheck(struct gossip *g)
         for (size_t j = 0; j < g->neps && !a->addr_stale; j++) {
             const struct gossip_endpoint *b = &g->eps[j];
 
-            if (i != j && a->address[0] &&
-                strcmp(a->address, b->address) == 0)
+            if (i != j && a->address[0] && strcmp(a->address, b->address) == 0)
                 a->addr_stale = addr_loses(g, a, b);
         }
     }
@@ -548,10 +547,10 @@ static int enc_init(struct enc *e, size_t ndigests, size_t nstates)
     e->dgp = mem_calloc(MEM_PROTO, ndigests + 1, sizeof(*e->dgp));
     e->es = mem_calloc(MEM_PROTO, nstates + 1, sizeof(*e->es));
     e->esp = mem_calloc(MEM_PROTO, nstates + 1, sizeof(*e->esp));
-    e->apps = mem_calloc(MEM_PROTO, nstates * GOSSIP_APP_COUNT + 1,
-                         sizeof(*e->apps));
-    e->appp = mem_calloc(MEM_PROTO, nstates * GOSSIP_APP_COUNT + 1,
-                         sizeof(*e->appp));
+    e->apps =
+        mem_calloc(MEM_PROTO, nstates * GOSSIP_APP_COUNT + 1, sizeof(*e->apps));
+    e->appp =
+        mem_calloc(MEM_PROTO, nstates * GOSSIP_APP_COUNT + 1, sizeof(*e->appp));
     if (!e->dg || !e->dgp || !e->es || !e->esp || !e->apps || !e->appp)
         return err_set(-ENOMEM, "gossip frame of %zu states", nstates);
     return 0;
@@ -709,8 +708,8 @@ static void classify(const struct gossip *g, size_t *live, size_t *nlive,
     for (size_t i = 0; i < g->neps; i++) {
         const struct gossip_endpoint *ep = &g->eps[i];
 
-        if (ring_host_id_eq(&ep->id, &g->cfg.self) ||
-            status_dead(ep->status) || !ep->address[0] || ep->addr_stale)
+        if (ring_host_id_eq(&ep->id, &g->cfg.self) || status_dead(ep->status) ||
+            !ep->address[0] || ep->addr_stale)
             continue;
         if (ep->alive)
             live[(*nlive)++] = i;
@@ -1235,8 +1234,7 @@ static int dispatch(struct gossip *g, const Cairn__GossipMessage *m,
     case CAIRN__GOSSIP_MESSAGE__BODY_ACK:
         return on_ack(g, m, now_ms, out);
     default:
-        return apply_states(g, m->ack2->states, m->ack2->n_states, now_ms,
-                            out);
+        return apply_states(g, m->ack2->states, m->ack2->n_states, now_ms, out);
     }
 }
 
@@ -1248,8 +1246,10 @@ int gossip_recv(struct gossip *g, int64_t now_ms, const uint8_t *data,
     int rc;
 
     if (!m)
-        return err_set(CAIRN_ECORRUPT, "gossip frame of %zu bytes does not "
-                                       "decode", len);
+        return err_set(CAIRN_ECORRUPT,
+                       "gossip frame of %zu bytes does not "
+                       "decode",
+                       len);
     if (!frame_ok(m)) {
         cairn__gossip_message__free_unpacked(m, &g->alloc);
         return err_set(CAIRN_ECORRUPT, "gossip frame with invalid fields");

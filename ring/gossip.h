@@ -32,10 +32,10 @@
 #include "ring/ring.h"
 #include "ring/tokens.h"
 
-#define GOSSIP_ADDR_MAX 64    /* "host:port", NUL included */
+#define GOSSIP_ADDR_MAX    64 /* "host:port", NUL included */
 #define GOSSIP_CLUSTER_MAX 64 /* cluster name, NUL included */
-#define GOSSIP_SCHEMA_LEN 16  /* schema version: a 16-byte id */
-#define GOSSIP_MAX_SEEDS 32
+#define GOSSIP_SCHEMA_LEN  16 /* schema version: a 16-byte id */
+#define GOSSIP_MAX_SEEDS   32
 
 enum gossip_status {
     GOSSIP_STATUS_NONE = 0, /* nothing announced yet */
@@ -73,8 +73,8 @@ struct gossip_endpoint {
     char rack[TOKENS_RACK_MAX];
 
     /* Local verdicts, never gossiped. */
-    bool alive;       /* heartbeat advancing, not convicted */
-    bool addr_stale;  /* another host id now claims this address (C13) */
+    bool alive;            /* heartbeat advancing, not convicted */
+    bool addr_stale;       /* another host id now claims this address (C13) */
     int64_t dead_since_ms; /* when LEFT/REMOVED was learned, else -1 */
     struct fd_state fd;
 };
@@ -106,16 +106,16 @@ struct gossip_msg {
 };
 
 enum gossip_event_kind {
-    GOSSIP_EV_JOIN,     /* first knowledge of an endpoint */
-    GOSSIP_EV_UP,       /* its heartbeat advances (again) */
-    GOSSIP_EV_DOWN,     /* convicted by the failure detector; `phi` */
-    GOSSIP_EV_RESTART,  /* a higher generation replaced its state */
-    GOSSIP_EV_CHANGE,   /* status, tokens or rack changed; `app` */
-    GOSSIP_EV_ADDRESS,  /* new address; the old one in `addr` */
-    GOSSIP_EV_SCHEMA,   /* its schema version differs from ours */
-    GOSSIP_EV_EVICT,    /* LEFT/REMOVED state dropped, id quarantined */
-    GOSSIP_EV_REJECT,   /* a frame was refused; `code`, `addr` of sender */
-    GOSSIP_EV_NO_SEED,  /* new node, no seed or peer answered in time */
+    GOSSIP_EV_JOIN,    /* first knowledge of an endpoint */
+    GOSSIP_EV_UP,      /* its heartbeat advances (again) */
+    GOSSIP_EV_DOWN,    /* convicted by the failure detector; `phi` */
+    GOSSIP_EV_RESTART, /* a higher generation replaced its state */
+    GOSSIP_EV_CHANGE,  /* status, tokens or rack changed; `app` */
+    GOSSIP_EV_ADDRESS, /* new address; the old one in `addr` */
+    GOSSIP_EV_SCHEMA,  /* its schema version differs from ours */
+    GOSSIP_EV_EVICT,   /* LEFT/REMOVED state dropped, id quarantined */
+    GOSSIP_EV_REJECT,  /* a frame was refused; `code`, `addr` of sender */
+    GOSSIP_EV_NO_SEED, /* new node, no seed or peer answered in time */
 };
 
 struct gossip_event {

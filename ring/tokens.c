@@ -108,8 +108,8 @@ static bool snap_has_token(const struct tokens_snap *s, int64_t t)
     return s && s->nring > 0 && s->ring[ring_search(s, t)].token == t;
 }
 
-int tokens_pick(struct ring_rand *r, const struct tokens_snap *taken,
-                size_t n, int64_t *out)
+int tokens_pick(struct ring_rand *r, const struct tokens_snap *taken, size_t n,
+                int64_t *out)
 {
     size_t got = 0;
 
@@ -245,8 +245,8 @@ int tokens_meta_remove_node(struct tokens_meta *m,
     return 0;
 }
 
-int tokens_meta_add_pending(struct tokens_meta *m, int64_t left,
-                            int64_t right, const struct ring_host_id *id)
+int tokens_meta_add_pending(struct tokens_meta *m, int64_t left, int64_t right,
+                            const struct ring_host_id *id)
 {
     if (m->npend == m->pend_cap) {
         size_t cap = m->pend_cap ? m->pend_cap * 2 : 8;
@@ -440,8 +440,8 @@ static size_t walk_replicas(const struct tokens_snap *s, size_t start,
     return n;
 }
 
-int tokens_snap_replicas(const struct tokens_snap *s, int64_t token,
-                         size_t rf, size_t *out, size_t *n)
+int tokens_snap_replicas(const struct tokens_snap *s, int64_t token, size_t rf,
+                         size_t *out, size_t *n)
 {
     size_t want = rf < s->nnodes ? rf : s->nnodes;
     size_t *skip;
@@ -489,8 +489,7 @@ void tokens_snap_pending(const struct tokens_snap *s, int64_t token,
     }
 }
 
-int tokens_snap_ownership(const struct tokens_snap *s, size_t rf,
-                          double *out)
+int tokens_snap_ownership(const struct tokens_snap *s, size_t rf, double *out)
 {
     size_t *reps;
     int rc = 0;

@@ -30,9 +30,9 @@
 
 #include "ring/ring.h"
 
-#define TOKENS_DEFAULT_NUM 16 /* vnodes per node unless configured */
-#define TOKENS_RACK_MAX 64    /* rack name bytes, NUL included */
-#define TOKENS_MAX_NUM 4096   /* tokens one node may own */
+#define TOKENS_DEFAULT_NUM 16   /* vnodes per node unless configured */
+#define TOKENS_RACK_MAX    64   /* rack name bytes, NUL included */
+#define TOKENS_MAX_NUM     4096 /* tokens one node may own */
 
 struct tokens_meta;
 struct tokens_snap;
@@ -42,8 +42,8 @@ struct tokens_snap;
  * `r`, none of them already owned in `taken` (NULL for an empty ring), and
  * write them sorted to `out`. Returns 0 or -EINVAL.
  */
-int tokens_pick(struct ring_rand *r, const struct tokens_snap *taken,
-                size_t n, int64_t *out);
+int tokens_pick(struct ring_rand *r, const struct tokens_snap *taken, size_t n,
+                int64_t *out);
 
 /* tokens_meta_new -- an empty working copy; NULL when out of memory. */
 struct tokens_meta *tokens_meta_new(void);
@@ -68,8 +68,8 @@ int tokens_meta_remove_node(struct tokens_meta *m,
  * tokens_meta_add_pending -- writes for tokens in (left, right] (wrapping
  * when left >= right) must also go to `id`. Returns 0 or -ENOMEM.
  */
-int tokens_meta_add_pending(struct tokens_meta *m, int64_t left,
-                            int64_t right, const struct ring_host_id *id);
+int tokens_meta_add_pending(struct tokens_meta *m, int64_t left, int64_t right,
+                            const struct ring_host_id *id);
 
 /* tokens_meta_clear_pending -- drop every pending range. */
 void tokens_meta_clear_pending(struct tokens_meta *m);
@@ -114,8 +114,8 @@ long tokens_snap_owner(const struct tokens_snap *s, int64_t token);
  * factor `rf`: node indexes into `out` (room for `rf`), first the primary.
  * `*n` gets min(rf, node_count). Returns 0 or -EINVAL (rf == 0).
  */
-int tokens_snap_replicas(const struct tokens_snap *s, int64_t token,
-                         size_t rf, size_t *out, size_t *n);
+int tokens_snap_replicas(const struct tokens_snap *s, int64_t token, size_t rf,
+                         size_t *out, size_t *n);
 
 /*
  * tokens_snap_pending -- host ids of the pending replicas of `token` (a node
@@ -131,7 +131,6 @@ void tokens_snap_pending(const struct tokens_snap *s, int64_t token,
  * `out[0..node_count)`. The fractions sum to min(rf, node_count).
  * Returns 0 or -EINVAL (rf == 0).
  */
-int tokens_snap_ownership(const struct tokens_snap *s, size_t rf,
-                          double *out);
+int tokens_snap_ownership(const struct tokens_snap *s, size_t rf, double *out);
 
 #endif /* CAIRN_RING_TOKENS_H */

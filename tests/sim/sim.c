@@ -46,7 +46,7 @@ struct knobs {
 
 /* What a scenario measured, for the report line. */
 struct result {
-    int rounds;           /* gossip rounds to converge after faults stop */
+    int rounds; /* gossip rounds to converge after faults stop */
     double conv_min, conv_med, conv_max; /* conviction times, s */
     size_t convicted, observers;
     size_t false_downs; /* DOWN verdicts on running nodes */
@@ -54,10 +54,10 @@ struct result {
 
 /* Special roles in a fault run; -1 when the ring is too small. */
 struct roles {
-    int dead;         /* crashes for good: must be convicted */
+    int dead;           /* crashes for good: must be convicted */
     int swap_a, swap_b; /* C13: come back on each other's addresses */
-    int removed;      /* crashes and is removed by node 0 */
-    bool removed_done; /* node 0 has announced the removal */
+    int removed;        /* crashes and is removed by node 0 */
+    bool removed_done;  /* node 0 has announced the removal */
 };
 
 static bool special(const struct roles *ro, int i)
@@ -124,7 +124,8 @@ static bool view_ok(const struct sim_world *w, int l, int j,
     if (nj->g && view_schema(ep) != schema)
         return nope(why, cap,
                     "node %d sees schema %" PRIu64 " at node %d, newest "
-                    "%" PRIu64, l, view_schema(ep), j, schema);
+                    "%" PRIu64,
+                    l, view_schema(ep), j, schema);
     if (j != l && ep->alive != (nj->g != NULL))
         return nope(why, cap, "node %d sees node %d %s", l, j,
                     ep->alive ? "up, but it is down" : "down, but it is up");
@@ -155,15 +156,16 @@ static bool converged(const struct sim_world *w, const struct roles *ro,
     for (size_t i = 0; i < w->n; i++) {
         if (w->nodes[i].g && w->nodes[i].schema > schema)
             schema = w->nodes[i].schema;
-        expect += w->nodes[i].started &&
-                  ((int)i != ro->removed || !ro->removed_done);
+        expect +=
+            w->nodes[i].started && ((int)i != ro->removed || !ro->removed_done);
     }
     for (size_t l = 0; l < w->n; l++) {
         if (!w->nodes[l].g)
             continue;
         if (w->nodes[l].schema != schema)
-            return nope(why, cap, "node %zu has schema %" PRIu64
-                        ", newest %" PRIu64, l, w->nodes[l].schema, schema);
+            return nope(why, cap,
+                        "node %zu has schema %" PRIu64 ", newest %" PRIu64, l,
+                        w->nodes[l].schema, schema);
         for (size_t j = 0; j < w->n; j++)
             if (!view_ok(w, (int)l, (int)j, ro, schema, why, cap))
                 return false;
@@ -225,8 +227,8 @@ static bool replicas_ok(struct sim_world *w, const struct tokens_snap *s,
             distinct += !seen;
         }
         if (distinct < (want < racks ? want : racks))
-            return nope(why, cap, "token %" PRId64 ": replicas on %zu racks",
-                        t, distinct);
+            return nope(why, cap, "token %" PRId64 ": replicas on %zu racks", t,
+                        distinct);
     }
     return true;
 }
@@ -254,8 +256,8 @@ static bool ring_ok(struct sim_world *w, int l, char *why, size_t cap)
     ok = fabs(sum1 - 1.0) < 1e-9 &&
          fabs(sum3 - (double)(rf < nn ? rf : nn)) < 1e-9;
     if (!ok)
-        nope(why, cap, "ownership sums to %.12f (rf 1) and %.12f (rf 3)",
-             sum1, sum3);
+        nope(why, cap, "ownership sums to %.12f (rf 1) and %.12f (rf 3)", sum1,
+             sum3);
     ok = ok && replicas_ok(w, s, rf, why, cap);
     tokens_snap_unref(s);
     return ok;
@@ -280,8 +282,10 @@ static bool swap_ok(const struct sim_world *w, const struct roles *ro,
 
             if (!ep || strcmp(ep->address, nd->addr) != 0 ||
                 memcmp(ep->tokens, nd->tokens, sizeof(nd->tokens)) != 0)
-                return nope(why, cap, "C13: node %zu lost host id of node %d "
-                            "or its tokens", l, pair[k]);
+                return nope(why, cap,
+                            "C13: node %zu lost host id of node %d "
+                            "or its tokens",
+                            l, pair[k]);
         }
         for (size_t a = 0; g && a < gossip_count(g); a++)
             for (size_t b = a + 1; b < gossip_count(g); b++) {
@@ -292,8 +296,10 @@ static bool swap_ok(const struct sim_world *w, const struct roles *ro,
                     strcmp(x->address, y->address) == 0 &&
                     x->status != GOSSIP_STATUS_REMOVED &&
                     y->status != GOSSIP_STATUS_REMOVED)
-                    return nope(why, cap, "C13: node %zu has two entries at "
-                                "%s", l, x->address);
+                    return nope(why, cap,
+                                "C13: node %zu has two entries at "
+                                "%s",
+                                l, x->address);
             }
     }
     return true;
@@ -506,8 +512,8 @@ static void fault_second(struct fault_run *f, int64_t s, int64_t fault_end)
         }
     /* The last partition lasts until the faults stop, so convergence is
      * measured from a split ring. */
-    if (f->k->partitions > 0 && s == (f->k->seconds > 25 ? f->k->seconds - 25
-                                                          : 0)) {
+    if (f->k->partitions > 0 &&
+        s == (f->k->seconds > 25 ? f->k->seconds - 25 : 0)) {
         heal(w);
         split(f);
         f->part_until = fault_end + 1;
@@ -599,8 +605,8 @@ static int run_faults(uint64_t seed, const struct knobs *k, struct result *res,
     f.w.verbose = verbose;
     assign_roles(&f);
     boot(&f.w, f.w.n);
-    if (!f.w.fail[0] && wait_converged(&f.w, &f.ro, k->max_rounds, why,
-                                       sizeof(why)) < 0)
+    if (!f.w.fail[0] &&
+        wait_converged(&f.w, &f.ro, k->max_rounds, why, sizeof(why)) < 0)
         sim_fail(&f.w, "no convergence after boot: %s", why);
     fault_end = f.w.now + 1000 * k->seconds;
     f.w.loss = k->loss;
@@ -615,11 +621,13 @@ static int run_faults(uint64_t seed, const struct knobs *k, struct result *res,
     heal(&f.w);
     restart_due(&f, true);
     if (!f.w.fail[0]) {
-        res->rounds = wait_converged(&f.w, &f.ro, k->max_rounds, why,
-                                     sizeof(why));
+        res->rounds =
+            wait_converged(&f.w, &f.ro, k->max_rounds, why, sizeof(why));
         if (res->rounds < 0)
-            sim_fail(&f.w, "no convergence within %d rounds after faults "
-                     "stopped: %s", k->max_rounds, why);
+            sim_fail(&f.w,
+                     "no convergence within %d rounds after faults "
+                     "stopped: %s",
+                     k->max_rounds, why);
     }
     if (!f.w.fail[0])
         final_checks(&f, why, sizeof(why));
@@ -628,13 +636,15 @@ static int run_faults(uint64_t seed, const struct knobs *k, struct result *res,
     res->false_downs = count_false_downs(&f.w);
     if (!f.w.fail[0] && k->loss == 0 && k->delay_ms == 0 &&
         k->partitions == 0 && res->false_downs > 0)
-        sim_fail(&f.w, "healthy node convicted without loss or delay "
-                 "(%zu times)", res->false_downs);
+        sim_fail(&f.w,
+                 "healthy node convicted without loss or delay "
+                 "(%zu times)",
+                 res->false_downs);
     *trace = f.w.trace;
     snprintf(fail, cap, "%s", f.w.fail);
     printf("  frames sent=%" PRIu64 " lost=%" PRIu64 " partitioned=%" PRIu64
-           " refused=%" PRIu64 " rejected-by-host-id=%" PRIu64
-           " bytes=%" PRIu64 "\n",
+           " refused=%" PRIu64 " rejected-by-host-id=%" PRIu64 " bytes=%" PRIu64
+           "\n",
            f.w.st.sent, f.w.st.lost, f.w.st.partitioned, f.w.st.refused,
            f.w.st.rejected, f.w.st.bytes);
     fault_run_free(&f);
@@ -694,8 +704,10 @@ static int run_d06(uint64_t seed, int bound, char *fail, size_t cap)
         sim_start(&w, 5, false);
     sim_run(&w, w.now + 20000);
     if (!w.fail[0] && (!w.nodes[5].no_seed || gossip_count(w.nodes[5].g) != 1))
-        sim_fail(&w, "D06: new node without a reachable seed did not report "
-                 "it (knows %zu endpoints)", gossip_count(w.nodes[5].g));
+        sim_fail(&w,
+                 "D06: new node without a reachable seed did not report "
+                 "it (knows %zu endpoints)",
+                 gossip_count(w.nodes[5].g));
     printf("  d06: boot %d rounds, rejoin without seed %d rounds, seed "
            "rejoin %d rounds, new node: %s\n",
            r_boot, r_rejoin, r_seed,
@@ -747,8 +759,10 @@ static int default_mix(uint64_t seed, bool quick, int bound, char *fail,
     if (one_ring("replay", seed, &small, &t2, fail, cap) < 0)
         return -1;
     if (t1 != t2) {
-        snprintf(fail, cap, "same seed, different run (trace %016" PRIx64
-                 " vs %016" PRIx64 ")", t1, t2);
+        snprintf(fail, cap,
+                 "same seed, different run (trace %016" PRIx64 " vs %016" PRIx64
+                 ")",
+                 t1, t2);
         return -1;
     }
     printf("  replay: identical trace %016" PRIx64 "\n", t1);
@@ -857,8 +871,7 @@ int main(int argc, char **argv)
         if (a.custom)
             rc = one_ring("ring", seed, &a.k, &trace, fail, sizeof(fail));
         else
-            rc = default_mix(seed, a.quick, a.k.max_rounds, fail,
-                             sizeof(fail));
+            rc = default_mix(seed, a.quick, a.k.max_rounds, fail, sizeof(fail));
         if (rc < 0)
             printf("FAIL seed=%" PRIu64 ": %s\n", seed, fail);
     }

@@ -18,7 +18,7 @@
 #include "ring/gossip.h"
 
 #define SIM_ADDR_MAX 32
-#define SIM_TOKENS 16
+#define SIM_TOKENS   16
 /* A conviction this soon after a restart may be about the old process. */
 #define SIM_RESTART_GRACE_MS 30000
 
@@ -54,14 +54,14 @@ struct sim_node {
     struct gossip *g; /* NULL while down */
     struct sim_prng rng;
     int64_t next_tick;
-    bool started;     /* ever started */
-    bool forever_down; /* crashed for good: must be convicted */
-    int64_t down_at;  /* when it went down, -1 if up */
-    int64_t start_at; /* when it last started */
-    unsigned stops;   /* how often it was stopped */
+    bool started;                 /* ever started */
+    bool forever_down;            /* crashed for good: must be convicted */
+    int64_t down_at;              /* when it went down, -1 if up */
+    int64_t start_at;             /* when it last started */
+    unsigned stops;               /* how often it was stopped */
     struct sim_saved_peer *saved; /* peers stored at the last stop */
     size_t nsaved;
-    bool no_seed;      /* reported GOSSIP_EV_NO_SEED */
+    bool no_seed; /* reported GOSSIP_EV_NO_SEED */
 };
 
 /* A frame in flight, ordered by (at, seq). */

@@ -212,9 +212,9 @@ static int send_frames(struct sim_world *w, int from)
         if (!f)
             return -ENOMEM;
         f->at = w->now + 1 +
-                (w->delay_ms > 0 ? (int64_t)sim_below(&w->rng,
-                                                      (uint64_t)w->delay_ms + 1)
-                                 : 0);
+                (w->delay_ms > 0
+                     ? (int64_t)sim_below(&w->rng, (uint64_t)w->delay_ms + 1)
+                     : 0);
         f->seq = ++w->seq;
         f->from = from;
         memcpy(f->to, m->addr, sizeof(f->to));
@@ -253,8 +253,8 @@ static int record_down(struct sim_world *w, int observer, int target)
         w->downs = p;
         w->downs_cap = cap;
     }
-    w->downs[w->ndowns++] = (struct sim_down){observer, target, w->now,
-                                              healthy(w, target)};
+    w->downs[w->ndowns++] =
+        (struct sim_down){observer, target, w->now, healthy(w, target)};
     return 0;
 }
 
