@@ -847,6 +847,12 @@ static bool id_ok(const ProtobufCBinaryData *b)
     return b->len == RING_HOST_ID_LEN;
 }
 
+/* Text that fits `cap` bytes with its NUL and holds no NUL itself. */
+static bool text_ok(const ProtobufCBinaryData *b, size_t cap)
+{
+    return b->len < cap && (b->len == 0 || !memchr(b->data, 0, b->len));
+}
+
 static bool app_ok(const Cairn__GossipAppState *a)
 {
     if (a->key >= GOSSIP_APP_COUNT || a->version == 0)
@@ -861,11 +867,9 @@ static bool app_ok(const Cairn__GossipAppState *a)
     case GOSSIP_APP_SCHEMA:
         return a->bytes_value.len == GOSSIP_SCHEMA_LEN;
     case GOSSIP_APP_ADDRESS:
-        return a->bytes_value.len < GOSSIP_ADDR_MAX &&
-               !memchr(a->bytes_value.data, 0, a->bytes_value.len);
+        return text_ok(&a->bytes_value, GOSSIP_ADDR_MAX);
     case GOSSIP_APP_RACK:
-        return a->bytes_value.len < TOKENS_RACK_MAX &&
-               !memchr(a->bytes_value.data, 0, a->bytes_value.len);
+        return text_ok(&a->bytes_value, TOKENS_RACK_MAX);
     default:
         return true;
     }
@@ -922,7 +926,8 @@ static void copy_str(char *dst, size_t cap, const ProtobufCBinaryData *b)
 {
     size_t n = b->len < cap ? b->len : cap - 1;
 
-    memcpy(dst, b->data, n);
+    if (n > 0)
+        memcpy(dst, b->data, n);
     dst[n] = '\0';
 }
 
@@ -954,7 +959,8 @@ static int apply_app(struct gossip *g, struct gossip_endpoint *ep,
         rc = ep_set_tokens(ep, a->tokens, a->n_tokens, &changed);
         break;
     case GOSSIP_APP_SCHEMA:
-        changed = memcmp(ep->schema, a->bytes_value.data, 16) != 0;
+        changed =
+            memcmp(ep->schema, a->bytes_value.data, GOSSIP_SCHEMA_LEN) != 0;
         memcpy(ep->schema, a->bytes_value.data, GOSSIP_SCHEMA_LEN);
         if (memcmp(ep->schema, self_ep(g)->schema, GOSSIP_SCHEMA_LEN) != 0 &&
             changed)
@@ -1119,25 +1125,26 @@ static int on_syn(struct gossip *g, const Cairn__GossipMessage *m,
 
     for (size_t i = 0; rc == 0 && listed && i < syn->n_digests; i++) {
         const Cairn__GossipDigest *d = syn->digests[i];
-        struct ring_host_id id;
-        long k;
+        /* Requests point at the digest's own bytes, which live in `m`
+         * until the reply is packed. */
+        const struct ring_host_id *id =
+            (const struct ring_host_id *)d->host_id.data;
+        long k = ep_search(g, id, NULL);
 
-        id_from(&id, &d->host_id);
-        k = ep_search(g, &id, NULL);
         if (k >= 0 && listed[k])
             continue; /* listed twice: the first digest rules */
-        if (gossip_quarantined(g, &id, now_ms))
+        if (gossip_quarantined(g, id, now_ms))
             continue;
         if (k >= 0)
             listed[k] = true;
         if (k < 0 || d->generation > g->eps[k].generation) {
-            enc_digest(&e, &id, d->generation, 0);
+            enc_digest(&e, id, d->generation, 0);
             continue;
         }
         if (d->generation < g->eps[k].generation)
             enc_state(&e, &g->eps[k], 0);
         else if (d->max_version > ep_max_version(&g->eps[k]))
-            enc_digest(&e, &id, d->generation, ep_max_version(&g->eps[k]));
+            enc_digest(&e, id, d->generation, ep_max_version(&g->eps[k]));
         else if (d->max_version < ep_max_version(&g->eps[k]))
             enc_state(&e, &g->eps[k], d->max_version);
     }

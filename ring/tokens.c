@@ -340,7 +340,8 @@ int tokens_snap_build(const struct tokens_meta *m, struct tokens_snap **out)
         return rc;
     }
     snap_index_racks(s);
-    memcpy(s->pend, m->pend, m->npend * sizeof(*s->pend));
+    if (m->npend > 0)
+        memcpy(s->pend, m->pend, m->npend * sizeof(*s->pend));
     s->npend = m->npend;
     *out = s;
     return 0;
