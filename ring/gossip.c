@@ -931,62 +931,83 @@ static void copy_str(char *dst, size_t cap, const ProtobufCBinaryData *b)
     dst[n] = '\0';
 }
 
-/*
- * Set one application state of `ep` from the wire and say what changed.
- * Address and generation changes re-run the C13 check later.
- */
+/* A new status; a dead one starts the clock towards eviction. */
+static bool set_status(struct gossip_endpoint *ep, enum gossip_status st,
+                       int64_t now_ms)
+{
+    bool changed = ep->status != st;
+
+    ep->status = st;
+    if (status_dead(st) && ep->dead_since_ms < 0) {
+        ep->dead_since_ms = now_ms;
+        ep->alive = false;
+    } else if (!status_dead(st)) {
+        ep->dead_since_ms = -1;
+    }
+    return changed;
+}
+
+/* A peer's schema version; the owner pulls the schema when it differs
+ * from ours. */
+static int set_schema(struct gossip *g, struct gossip_endpoint *ep,
+                      const uint8_t *schema, struct gossip_out *out)
+{
+    bool changed = memcmp(ep->schema, schema, GOSSIP_SCHEMA_LEN) != 0;
+
+    memcpy(ep->schema, schema, GOSSIP_SCHEMA_LEN);
+    if (!changed || memcmp(schema, self_ep(g)->schema, GOSSIP_SCHEMA_LEN) == 0)
+        return 0;
+    return emit(out, GOSSIP_EV_SCHEMA, &ep->id, GOSSIP_APP_SCHEMA);
+}
+
+/* A new address: an event with the old one, and a C13 recheck later. */
+static int set_address(struct gossip *g, struct gossip_endpoint *ep,
+                       const ProtobufCBinaryData *b, struct gossip_out *out)
+{
+    char old[GOSSIP_ADDR_MAX];
+    int rc;
+
+    memcpy(old, ep->address, sizeof(old));
+    copy_str(ep->address, sizeof(ep->address), b);
+    if (strcmp(old, ep->address) == 0)
+        return 0;
+    g->addr_dirty = true;
+    rc = emit(out, GOSSIP_EV_ADDRESS, &ep->id, GOSSIP_APP_ADDRESS);
+    if (rc == 0)
+        memcpy(out->events[out->nevents - 1].addr, old, sizeof(old));
+    return rc;
+}
+
+/* Set one application state of `ep` from the wire; status, tokens and
+ * rack changes are reported as CHANGE events. */
 static int apply_app(struct gossip *g, struct gossip_endpoint *ep,
                      const Cairn__GossipAppState *a, int64_t now_ms,
                      struct gossip_out *out)
 {
+    char was[TOKENS_RACK_MAX];
     bool changed = false;
-    char old[GOSSIP_ADDR_MAX];
     int rc = 0;
 
     ep->version[a->key] = a->version;
     switch (a->key) {
     case GOSSIP_APP_STATUS:
-        changed = ep->status != (enum gossip_status)a->num_value;
-        ep->status = (enum gossip_status)a->num_value;
-        if (status_dead(ep->status) && ep->dead_since_ms < 0) {
-            ep->dead_since_ms = now_ms;
-            ep->alive = false;
-        } else if (!status_dead(ep->status)) {
-            ep->dead_since_ms = -1;
-        }
+        changed = set_status(ep, (enum gossip_status)a->num_value, now_ms);
         break;
     case GOSSIP_APP_TOKENS:
         rc = ep_set_tokens(ep, a->tokens, a->n_tokens, &changed);
         break;
     case GOSSIP_APP_SCHEMA:
-        changed =
-            memcmp(ep->schema, a->bytes_value.data, GOSSIP_SCHEMA_LEN) != 0;
-        memcpy(ep->schema, a->bytes_value.data, GOSSIP_SCHEMA_LEN);
-        if (memcmp(ep->schema, self_ep(g)->schema, GOSSIP_SCHEMA_LEN) != 0 &&
-            changed)
-            rc = emit(out, GOSSIP_EV_SCHEMA, &ep->id, GOSSIP_APP_SCHEMA);
-        return rc;
+        return set_schema(g, ep, a->bytes_value.data, out);
     case GOSSIP_APP_LOAD:
         ep->load = a->num_value;
         return 0;
     case GOSSIP_APP_ADDRESS:
-        memcpy(old, ep->address, sizeof(old));
-        copy_str(ep->address, sizeof(ep->address), &a->bytes_value);
-        if (strcmp(old, ep->address) == 0)
-            return 0;
-        g->addr_dirty = true;
-        rc = emit(out, GOSSIP_EV_ADDRESS, &ep->id, GOSSIP_APP_ADDRESS);
-        if (rc == 0)
-            memcpy(out->events[out->nevents - 1].addr, old, sizeof(old));
-        return rc;
-    case GOSSIP_APP_RACK: {
-        char was[TOKENS_RACK_MAX];
-
+        return set_address(g, ep, &a->bytes_value, out);
+    case GOSSIP_APP_RACK:
         memcpy(was, ep->rack, sizeof(was));
         copy_str(ep->rack, sizeof(ep->rack), &a->bytes_value);
         changed = strcmp(was, ep->rack) != 0;
         break;
-    }
     }
     if (rc == 0 && changed)
         rc = emit(out, GOSSIP_EV_CHANGE, &ep->id, (enum gossip_app)a->key);
@@ -1106,6 +1127,35 @@ static int apply_states(struct gossip *g, Cairn__GossipEndpointState **s,
 
 /* ---- receiving: the three messages ---- */
 
+/* Compare one SYN digest with our view; requests and newer states go
+ * into `e`, and `listed` marks the endpoints the sender knows. */
+static void syn_digest(struct gossip *g, const Cairn__GossipDigest *d,
+                       bool *listed, int64_t now_ms, struct enc *e)
+{
+    /* Requests point at the digest's own bytes, which live in the SYN
+     * until the reply is packed. */
+    const struct ring_host_id *id =
+        (const struct ring_host_id *)d->host_id.data;
+    long k = ep_search(g, id, NULL);
+    uint64_t mine;
+
+    if ((k >= 0 && listed[k]) || gossip_quarantined(g, id, now_ms))
+        return; /* listed twice (the first digest rules), or quarantined */
+    if (k >= 0)
+        listed[k] = true;
+    if (k < 0 || d->generation > g->eps[k].generation) {
+        enc_digest(e, id, d->generation, 0);
+        return;
+    }
+    mine = ep_max_version(&g->eps[k]);
+    if (d->generation < g->eps[k].generation)
+        enc_state(e, &g->eps[k], 0);
+    else if (d->max_version > mine)
+        enc_digest(e, id, d->generation, mine);
+    else if (d->max_version < mine)
+        enc_state(e, &g->eps[k], d->max_version);
+}
+
 /*
  * SYN: for each digest, ask for what the sender has newer (a request
  * carries the version we already hold, 0 for everything) and send what we
@@ -1123,31 +1173,8 @@ static int on_syn(struct gossip *g, const Cairn__GossipMessage *m,
     struct enc e;
     int rc = enc_init(&e, syn->n_digests, g->neps);
 
-    for (size_t i = 0; rc == 0 && listed && i < syn->n_digests; i++) {
-        const Cairn__GossipDigest *d = syn->digests[i];
-        /* Requests point at the digest's own bytes, which live in `m`
-         * until the reply is packed. */
-        const struct ring_host_id *id =
-            (const struct ring_host_id *)d->host_id.data;
-        long k = ep_search(g, id, NULL);
-
-        if (k >= 0 && listed[k])
-            continue; /* listed twice: the first digest rules */
-        if (gossip_quarantined(g, id, now_ms))
-            continue;
-        if (k >= 0)
-            listed[k] = true;
-        if (k < 0 || d->generation > g->eps[k].generation) {
-            enc_digest(&e, id, d->generation, 0);
-            continue;
-        }
-        if (d->generation < g->eps[k].generation)
-            enc_state(&e, &g->eps[k], 0);
-        else if (d->max_version > ep_max_version(&g->eps[k]))
-            enc_digest(&e, id, d->generation, ep_max_version(&g->eps[k]));
-        else if (d->max_version < ep_max_version(&g->eps[k]))
-            enc_state(&e, &g->eps[k], d->max_version);
-    }
+    for (size_t i = 0; rc == 0 && listed && i < syn->n_digests; i++)
+        syn_digest(g, syn->digests[i], listed, now_ms, &e);
     for (size_t k = 0; rc == 0 && listed && k < g->neps; k++)
         if (!listed[k])
             enc_state(&e, &g->eps[k], 0);

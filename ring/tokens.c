@@ -490,6 +490,38 @@ void tokens_snap_pending(const struct tokens_snap *s, int64_t token,
     }
 }
 
+int tokens_snap_write_replicas(const struct tokens_snap *s, int64_t token,
+                               size_t rf, struct ring_host_id *out, size_t cap,
+                               size_t *n)
+{
+    size_t *idx = mem_calloc(MEM_RING, rf + 1, sizeof(*idx));
+    size_t nat = 0, npend = 0;
+    int rc;
+
+    *n = 0;
+    if (!idx)
+        return err_set(-ENOMEM, "replica list of %zu", rf);
+    rc = tokens_snap_replicas(s, token, rf, idx, &nat);
+    for (size_t i = 0; rc == 0 && i < nat && *n < cap; i++)
+        out[(*n)++] = s->nodes[idx[i]].id;
+    mem_free(idx);
+    if (rc < 0 || *n == cap)
+        return rc;
+    /* Pending replicas go after the natural ones; one that is already a
+     * natural replica is not listed twice. */
+    tokens_snap_pending(s, token, out + nat, cap - nat, &npend);
+    for (size_t i = 0; i < npend; i++) {
+        struct ring_host_id p = out[nat + i];
+        bool dup = false;
+
+        for (size_t j = 0; j < nat && !dup; j++)
+            dup = ring_host_id_eq(&out[j], &p);
+        if (!dup)
+            out[(*n)++] = p;
+    }
+    return 0;
+}
+
 int tokens_snap_ownership(const struct tokens_snap *s, size_t rf, double *out)
 {
     size_t *reps;

@@ -126,6 +126,16 @@ void tokens_snap_pending(const struct tokens_snap *s, int64_t token,
                          struct ring_host_id *out, size_t cap, size_t *n);
 
 /*
+ * tokens_snap_write_replicas -- where a write of `token` goes while ranges
+ * move: the natural replicas for `rf` (primary first) and then each
+ * pending replica not already among them, as host ids, at most `cap` into
+ * `out`, the count into `*n`. Returns 0, -EINVAL (rf == 0) or -ENOMEM.
+ */
+int tokens_snap_write_replicas(const struct tokens_snap *s, int64_t token,
+                               size_t rf, struct ring_host_id *out, size_t cap,
+                               size_t *n);
+
+/*
  * tokens_snap_ownership -- the fraction of the ring each node replicates at
  * replication factor `rf` (rf 1: primary ranges only), into
  * `out[0..node_count)`. The fractions sum to min(rf, node_count).

@@ -4,6 +4,7 @@
  * comments; ownership fractions come from range widths chosen as exact
  * powers of two.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -178,6 +179,82 @@ static void test_pending_ranges(void **state)
     tokens_meta_free(m);
 }
 
+/* Writes during a move: natural replicas, then pending ones not already
+ * among them. The small ring, with E pending on (10,30] and C -- already
+ * a natural replica there -- pending too. */
+static void test_write_replicas(void **state)
+{
+    struct tokens_meta *m = tokens_meta_new();
+    int64_t a[] = {50, 10}, b[] = {20, 60}, c[] = {30}, d[] = {40};
+    struct ring_host_id A = hid('A'), B = hid('B'), C = hid('C'), D = hid('D');
+    struct ring_host_id E = hid('E'), out[8];
+    struct tokens_snap *s;
+    size_t n;
+
+    (void)state;
+    assert_int_equal(tokens_meta_set_node(m, &A, NULL, a, 2), 0);
+    assert_int_equal(tokens_meta_set_node(m, &B, NULL, b, 2), 0);
+    assert_int_equal(tokens_meta_set_node(m, &C, NULL, c, 1), 0);
+    assert_int_equal(tokens_meta_set_node(m, &D, NULL, d, 1), 0);
+    assert_int_equal(tokens_meta_add_pending(m, 10, 30, &E), 0);
+    assert_int_equal(tokens_meta_add_pending(m, 10, 30, &C), 0);
+    assert_int_equal(tokens_snap_build(m, &s), 0);
+    /* 15: natural B C D; pending E and C (already natural). */
+    assert_int_equal(tokens_snap_write_replicas(s, 15, 3, out, 8, &n), 0);
+    assert_int_equal(n, 4);
+    assert_true(ring_host_id_eq(&out[0], &B) && ring_host_id_eq(&out[1], &C) &&
+                ring_host_id_eq(&out[2], &D) && ring_host_id_eq(&out[3], &E));
+    /* 45: natural A B C, nothing pending. */
+    assert_int_equal(tokens_snap_write_replicas(s, 45, 3, out, 8, &n), 0);
+    assert_int_equal(n, 3);
+    assert_true(ring_host_id_eq(&out[0], &A));
+    /* Room for two only: the primary first. */
+    assert_int_equal(tokens_snap_write_replicas(s, 15, 3, out, 2, &n), 0);
+    assert_int_equal(n, 2);
+    assert_true(ring_host_id_eq(&out[0], &B));
+    tokens_snap_unref(s);
+    tokens_meta_free(m);
+}
+
+struct reader {
+    struct tokens_snap *s;
+    size_t mismatches;
+};
+
+/* Each reader holds its own reference, routes many tokens and drops the
+ * reference; the last one out frees the snapshot. */
+static void *read_snapshot(void *arg)
+{
+    struct reader *r = arg;
+    size_t idx[3], n;
+
+    for (int64_t t = -50000; t < 50000; t += 7) {
+        tokens_snap_replicas(r->s, t, 3, idx, &n);
+        r->mismatches += n != 3 || idx[0] != (size_t)tokens_snap_owner(r->s, t);
+    }
+    tokens_snap_unref(r->s);
+    return NULL;
+}
+
+static void test_snapshot_shared_between_threads(void **state)
+{
+    const char *none[4] = {NULL, NULL, NULL, NULL};
+    struct tokens_snap *s = small_ring(none);
+    struct reader r[4];
+    pthread_t th[4];
+
+    (void)state;
+    for (int i = 0; i < 4; i++) {
+        r[i] = (struct reader){tokens_snap_ref(s), 0};
+        assert_int_equal(pthread_create(&th[i], NULL, read_snapshot, &r[i]), 0);
+    }
+    tokens_snap_unref(s); /* the owner lets go while readers still read */
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(r[i].mismatches, 0);
+    }
+}
+
 static void test_bad_input_changes_nothing(void **state)
 {
     struct tokens_meta *m = tokens_meta_new();
@@ -269,6 +346,8 @@ int main(void)
         cmocka_unit_test(test_replicas_rack_aware),
         cmocka_unit_test(test_ownership_exact),
         cmocka_unit_test(test_pending_ranges),
+        cmocka_unit_test(test_write_replicas),
+        cmocka_unit_test(test_snapshot_shared_between_threads),
         cmocka_unit_test(test_bad_input_changes_nothing),
         cmocka_unit_test(test_snapshot_immutable),
         cmocka_unit_test(test_pick_distinct),

@@ -587,12 +587,64 @@ static void final_checks(struct fault_run *f, char *why, size_t cap)
         sim_fail(w, "after quarantine: %s", why);
 }
 
+/* Boot the ring, let it agree, then run the fault window second by
+ * second. */
+static void boot_and_faults(struct fault_run *f)
+{
+    const struct knobs *k = f->k;
+    char why[512] = "";
+    int64_t fault_end;
+
+    boot(&f->w, f->w.n);
+    if (!f->w.fail[0] &&
+        wait_converged(&f->w, &f->ro, k->max_rounds, why, sizeof(why)) < 0)
+        sim_fail(&f->w, "no convergence after boot: %s", why);
+    fault_end = f->w.now + 1000 * k->seconds;
+    f->w.loss = k->loss;
+    f->w.delay_ms = k->delay_ms;
+    for (int64_t s = 0; s < k->seconds && !f->w.fail[0]; s++) {
+        fault_second(f, s, fault_end);
+        sim_run(&f->w, f->w.now + 1000);
+    }
+}
+
+/* Faults stop: no loss, no partition, every crashed node back (the dead
+ * and the removed one excepted); delay stays. Then every check. */
+static void after_faults(struct fault_run *f, struct result *res)
+{
+    const struct knobs *k = f->k;
+    char why[512] = "";
+
+    f->w.loss = 0;
+    heal(&f->w);
+    restart_due(f, true);
+    if (!f->w.fail[0]) {
+        res->rounds =
+            wait_converged(&f->w, &f->ro, k->max_rounds, why, sizeof(why));
+        if (res->rounds < 0)
+            sim_fail(&f->w,
+                     "no convergence within %d rounds after faults "
+                     "stopped: %s",
+                     k->max_rounds, why);
+    }
+    if (!f->w.fail[0])
+        final_checks(f, why, sizeof(why));
+    if (f->ro.dead >= 0)
+        conviction_stats(&f->w, f->ro.dead, res);
+    res->false_downs = count_false_downs(&f->w);
+    if (k->loss == 0 && k->delay_ms == 0 && k->partitions == 0 &&
+        res->false_downs > 0)
+        sim_fail(&f->w,
+                 "healthy node convicted without loss or delay (%zu "
+                 "times)",
+                 res->false_downs);
+}
+
 static int run_faults(uint64_t seed, const struct knobs *k, struct result *res,
                       uint64_t *trace, char *fail, size_t cap)
 {
     struct fault_run f;
-    char why[512] = "";
-    int64_t fault_end;
+    const struct sim_stats *st = &f.w.st;
 
     memset(&f, 0, sizeof(f));
     memset(res, 0, sizeof(*res));
@@ -604,49 +656,15 @@ static int run_faults(uint64_t seed, const struct knobs *k, struct result *res,
     }
     f.w.verbose = verbose;
     assign_roles(&f);
-    boot(&f.w, f.w.n);
-    if (!f.w.fail[0] &&
-        wait_converged(&f.w, &f.ro, k->max_rounds, why, sizeof(why)) < 0)
-        sim_fail(&f.w, "no convergence after boot: %s", why);
-    fault_end = f.w.now + 1000 * k->seconds;
-    f.w.loss = k->loss;
-    f.w.delay_ms = k->delay_ms;
-    for (int64_t s = 0; s < k->seconds && !f.w.fail[0]; s++) {
-        fault_second(&f, s, fault_end);
-        sim_run(&f.w, f.w.now + 1000);
-    }
-    /* Faults stop: no loss, no partition, every crashed node back (the
-     * dead and the removed one excepted). Delay stays. */
-    f.w.loss = 0;
-    heal(&f.w);
-    restart_due(&f, true);
-    if (!f.w.fail[0]) {
-        res->rounds =
-            wait_converged(&f.w, &f.ro, k->max_rounds, why, sizeof(why));
-        if (res->rounds < 0)
-            sim_fail(&f.w,
-                     "no convergence within %d rounds after faults "
-                     "stopped: %s",
-                     k->max_rounds, why);
-    }
-    if (!f.w.fail[0])
-        final_checks(&f, why, sizeof(why));
-    if (f.ro.dead >= 0)
-        conviction_stats(&f.w, f.ro.dead, res);
-    res->false_downs = count_false_downs(&f.w);
-    if (!f.w.fail[0] && k->loss == 0 && k->delay_ms == 0 &&
-        k->partitions == 0 && res->false_downs > 0)
-        sim_fail(&f.w,
-                 "healthy node convicted without loss or delay "
-                 "(%zu times)",
-                 res->false_downs);
+    boot_and_faults(&f);
+    after_faults(&f, res);
     *trace = f.w.trace;
     snprintf(fail, cap, "%s", f.w.fail);
     printf("  frames sent=%" PRIu64 " lost=%" PRIu64 " partitioned=%" PRIu64
            " refused=%" PRIu64 " rejected-by-host-id=%" PRIu64 " bytes=%" PRIu64
            "\n",
-           f.w.st.sent, f.w.st.lost, f.w.st.partitioned, f.w.st.refused,
-           f.w.st.rejected, f.w.st.bytes);
+           st->sent, st->lost, st->partitioned, st->refused, st->rejected,
+           st->bytes);
     fault_run_free(&f);
     return fail[0] ? -1 : 0;
 }
