@@ -393,6 +393,8 @@ static void split(struct fault_run *f)
 {
     struct sim_world *w = &f->w;
 
+    if (w->n < 2)
+        return; /* nothing to split */
     for (size_t i = 0; i < w->n; i++)
         w->group[i] = (int)sim_below(&w->rng, 2);
     w->group[0] = 0;
@@ -411,7 +413,7 @@ static int pick_victim(struct fault_run *f)
     struct sim_world *w = &f->w;
     size_t tries = 4 * w->n;
 
-    while (tries-- > 0) {
+    while (w->n > 1 && tries-- > 0) {
         int i = 1 + (int)sim_below(&w->rng, w->n - 1);
 
         if (w->nodes[i].g && !special(&f->ro, i))
