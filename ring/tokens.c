@@ -444,25 +444,35 @@ static size_t walk_replicas(const struct tokens_snap *s, size_t start,
 int tokens_snap_replicas(const struct tokens_snap *s, int64_t token, size_t rf,
                          size_t *out, size_t *n)
 {
+    /* Routing is on every request's path: small rings walk with scratch
+     * space on the stack and never allocate. */
+    size_t skip_stack[64], *skip = skip_stack;
+    bool used_stack[64], *rack_used = used_stack;
     size_t want = rf < s->nnodes ? rf : s->nnodes;
-    size_t *skip;
-    bool *rack_used;
 
     *n = 0;
     if (rf == 0)
         return err_set(-EINVAL, "replication factor 0");
     if (s->nring == 0)
         return 0;
-    skip = mem_calloc(MEM_RING, s->nnodes, sizeof(*skip));
-    rack_used = mem_calloc(MEM_RING, s->nracks, sizeof(*rack_used));
+    if (s->nnodes > 64)
+        skip = mem_calloc(MEM_RING, s->nnodes, sizeof(*skip));
+    if (s->nracks > 64)
+        rack_used = mem_calloc(MEM_RING, s->nracks, sizeof(*rack_used));
+    else
+        memset(used_stack, 0, sizeof(used_stack));
     if (!skip || !rack_used) {
-        mem_free(skip);
-        mem_free(rack_used);
+        if (skip != skip_stack)
+            mem_free(skip);
+        if (rack_used != used_stack)
+            mem_free(rack_used);
         return err_set(-ENOMEM, "replica walk over %zu nodes", s->nnodes);
     }
     *n = walk_replicas(s, ring_search(s, token), want, out, skip, rack_used);
-    mem_free(skip);
-    mem_free(rack_used);
+    if (skip != skip_stack)
+        mem_free(skip);
+    if (rack_used != used_stack)
+        mem_free(rack_used);
     return 0;
 }
 
