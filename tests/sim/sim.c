@@ -9,13 +9,17 @@
  * under loss, delay, partitions, crashes and restarts (with an address
  * swap, a permanently dead node and a removed node); a 100-node ring with
  * crashes but no loss, delay or partition, in which no healthy node may
- * ever be convicted; and the D06
- * restarts (rejoin from stored peers with the only seed down; a new node
- * with no reachable seed). --nodes runs one ring with the given knobs
- * instead (with --loss 0 --delay-ms 0 --partitions 0 the no-false-
- * conviction check applies). --quick shrinks the 100-node rings to 40
- * nodes for sanitizer builds; --verbose traces starts, stops and wrong
- * verdicts to stderr.
+ * ever be convicted; and the D06 restarts (rejoin from stored peers with
+ * the only seed down; a new node with no reachable seed).
+ *
+ * Any of the knobs runs one ring with them instead (defaults: 5 nodes,
+ * a 60 s fault window, loss 0.05, delay up to 50 ms, 1 partition, 2
+ * crashes, no racks). --seconds is the length of the fault window in
+ * simulated seconds (boot, convergence and quarantine waits come on top).
+ * With --loss 0 --delay-ms 0 --partitions 0 the no-false-conviction check
+ * applies. --quick shrinks the 100-node rings of the mix to 40 nodes for
+ * sanitizer builds; --runs K runs K consecutive seeds; --verbose traces
+ * starts, stops and wrong verdicts to stderr.
  *
  * Prints its seed first; exits 0 when every check held, 1 with the first
  * broken check otherwise, 2 on bad usage. The same seed replays the same
@@ -798,9 +802,11 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: cairn-sim --seed N [--nodes N] [--seconds S] [--loss P]\n"
+
             "         [--delay-ms D] [--partitions K] [--crashes C]\n"
             "         [--racks R] [--max-rounds M] [--quick] [--runs K]\n"
-            "         [--verbose]\n");
+            "         [--verbose]\n"
+            "--seconds is the fault window, in simulated seconds.\n");
 }
 
 static bool parse_u64(const char *s, uint64_t *out)
