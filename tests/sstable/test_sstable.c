@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -892,6 +893,76 @@ static void test_concurrent_readers(void **state)
     free(p);
 }
 
+/* ---- the offline tool ---- */
+
+/* Run the tool with `args`; its exit status, output in dir/tool.out. */
+static int run_tool(const char *args)
+{
+    char cmd[1024];
+    int st;
+
+    snprintf(cmd, sizeof(cmd), "%s %s >%s/tool.out 2>&1", CAIRN_SSTABLE_TOOL,
+             args, dir);
+    st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int tool_output_has(const char *needle)
+{
+    char path[300], text[65536];
+    size_t n;
+    FILE *f;
+
+    make_path(path, sizeof(path), "tool.out");
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    return strstr(text, needle) != NULL;
+}
+
+static void test_tool(void **state)
+{
+    struct part *p = make_parts(300, "tool", 3, 40);
+    char path[300], good[300], args[700];
+    struct layout l;
+
+    (void)state;
+    make_path(good, sizeof(good), "tool-good.sst");
+    make_path(path, sizeof(path), "tool-bad.sst");
+    write_parts(good, p, 300, 1);
+    write_parts(path, p, 300, 1);
+
+    snprintf(args, sizeof(args), "verify %s %s", good, path);
+    assert_int_equal(run_tool(args), 0);
+    snprintf(args, sizeof(args), "meta %s", good);
+    assert_int_equal(run_tool(args), 0);
+    assert_true(tool_output_has("partitions: 300\n"));
+    assert_true(tool_output_has("compression: lz4\n"));
+    snprintf(args, sizeof(args), "dump %s", good);
+    assert_int_equal(run_tool(args), 0);
+    assert_true(tool_output_has(" header value_len="));
+    assert_true(tool_output_has(" ck=00000002 value_len=40 value=6161"));
+
+    read_layout(path, &l);
+    flip(path, l.index_off / 2, 3);
+    snprintf(args, sizeof(args), "verify %s %s", good, path);
+    assert_int_equal(run_tool(args), 1);
+    assert_true(tool_output_has(": ok"));
+    assert_true(tool_output_has("data block"));
+    assert_true(tool_output_has(path));
+    snprintf(args, sizeof(args), "dump %s", path);
+    assert_int_equal(run_tool(args), 1);
+    assert_true(tool_output_has("corrupt"));
+
+    assert_int_equal(run_tool(""), 2);
+    assert_int_equal(run_tool("verify"), 2);
+    assert_int_equal(run_tool("frobnicate x"), 2);
+    assert_true(tool_output_has("usage:"));
+    free(p);
+}
+
 static int setup_dir(void **state)
 {
     (void)state;
@@ -922,6 +993,7 @@ int main(void)
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_cache_bounded),
         cmocka_unit_test(test_concurrent_readers),
+        cmocka_unit_test(test_tool),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
