@@ -609,11 +609,11 @@ static int iter_load(struct sstable_iter *it, uint32_t blk)
             return rc;
     }
     nr = len >= 4 ? dec_u32be(data + len - 4) : 0;
-    if (nr == 0 || (uint64_t)nr * 4 + 4 > len)
+    if (nr == 0 || (uint64_t)nr * SST_RESTART_BYTES + 4 > len)
         return data_corrupt(it, blk, "bad restart array");
     it->blk = blk;
     it->data = data;
-    it->end = len - 4 - (size_t)nr * 4;
+    it->end = len - 4 - (size_t)nr * SST_RESTART_BYTES;
     it->restarts = data + it->end;
     it->nrestarts = nr;
     return 0;
@@ -664,13 +664,18 @@ static int iter_decode(struct sstable_iter *it, size_t pos,
 static int iter_restart(struct sstable_iter *it, uint32_t i,
                         struct sstable_entry *e, size_t *next)
 {
-    uint32_t off = dec_u32be(it->restarts + 4 * (size_t)i);
+    const uint8_t *r = it->restarts + SST_RESTART_BYTES * (size_t)i;
+    uint32_t off = dec_u32be(r);
+    int rc;
 
     if (off >= it->end)
         return data_corrupt(it, it->blk, "bad restart offset");
     it->have_part = 0;
     *next = off;
-    return iter_decode(it, off, e, next);
+    rc = iter_decode(it, off, e, next);
+    if (rc == 0 && e->token != (int64_t)dec_u64be(r + 4))
+        return data_corrupt(it, it->blk, "restart token differs");
+    return rc;
 }
 
 /* The last block whose first key is <= k, or 0. */
@@ -688,23 +693,46 @@ static uint32_t index_find(const struct sstable *t, const struct sst_key *k)
     return lo > 0 ? lo - 1 : 0;
 }
 
-/* The last restart whose key is <= k, or 0. */
-static int restart_find(struct sstable_iter *it, const struct sst_key *k,
-                        uint32_t *out)
+/*
+ * Compare restart `i`'s key with k: by the token kept in the restart
+ * array when it differs (no touch of the entry, which is likely far in
+ * memory), else by decoding the entry.
+ */
+static int restart_cmp(struct sstable_iter *it, uint32_t i,
+                       const struct sst_key *k, int *out)
 {
-    uint32_t lo = 0, hi = it->nrestarts;
+    const uint8_t *r = it->restarts + SST_RESTART_BYTES * (size_t)i;
+    int64_t token = (int64_t)dec_u64be(r + 4);
     struct sstable_entry e;
     struct sst_key ek;
     size_t next;
     int rc;
 
+    if (token != k->token) {
+        *out = token < k->token ? -1 : 1;
+        return 0;
+    }
+    rc = iter_restart(it, i, &e, &next);
+    if (rc != 0)
+        return rc;
+    entry_key(&e, &ek);
+    *out = sst_cmp(&ek, k);
+    return 0;
+}
+
+/* The last restart whose key is <= k, or 0. */
+static int restart_find(struct sstable_iter *it, const struct sst_key *k,
+                        uint32_t *out)
+{
+    uint32_t lo = 0, hi = it->nrestarts;
+    int c, rc;
+
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        rc = iter_restart(it, mid, &e, &next);
+        rc = restart_cmp(it, mid, k, &c);
         if (rc != 0)
             return rc;
-        entry_key(&e, &ek);
-        if (sst_cmp(&ek, k) <= 0)
+        if (c <= 0)
             lo = mid + 1;
         else
             hi = mid;
