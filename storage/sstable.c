@@ -56,6 +56,7 @@ struct sstable {
     struct sstable_meta meta;
     uint8_t *index_mem;
     struct sst_index_entry *idx;
+    int64_t *idx_tokens; /* idx[i].first.token, dense for the search */
     uint32_t nblocks;
     uint8_t *bloom_mem;
     const uint8_t *bloom_bits;
@@ -342,7 +343,8 @@ static int open_index(struct sstable *t, uint64_t off, uint32_t size)
         (uint64_t)n * SST_INDEX_FIXED > rd_left(&r))
         return corrupt(t, "index block", off, "bad block count");
     t->idx = mem_calloc(MEM_STORAGE, n ? n : 1, sizeof(*t->idx));
-    if (t->idx == NULL)
+    t->idx_tokens = mem_calloc(MEM_STORAGE, n ? n : 1, sizeof(int64_t));
+    if (t->idx == NULL || t->idx_tokens == NULL)
         return err_set(-ENOMEM, "sstable %s: index of %u blocks", t->path, n);
     for (uint32_t i = 0; i < n; i++) {
         struct sst_index_entry *e = &t->idx[i];
@@ -350,6 +352,7 @@ static int open_index(struct sstable *t, uint64_t off, uint32_t size)
             (i > 0 && sst_cmp(&t->idx[i - 1].first, &e->first) >= 0))
             return corrupt(t, "index block", off, "bad entry");
         expect = e->off + e->size + SST_TRAILER_BYTES;
+        t->idx_tokens[i] = e->first.token;
     }
     if (expect != off || rd_left(&r) != 0)
         return corrupt(t, "index block", off, "blocks do not fill the file");
@@ -363,6 +366,7 @@ static void sst_free(struct sstable *t)
         fs_close(t->f);
     mem_free(t->index_mem);
     mem_free(t->idx);
+    mem_free(t->idx_tokens);
     mem_free(t->bloom_mem);
     mem_free(t->path);
     mem_free(t);
@@ -678,14 +682,22 @@ static int iter_restart(struct sstable_iter *it, uint32_t i,
     return rc;
 }
 
-/* The last block whose first key is <= k, or 0. */
+/*
+ * The last block whose first key is <= k, or 0. The search runs on the
+ * dense token array (an eighth of the index's memory) and reads a full
+ * index key only when tokens tie.
+ */
 static uint32_t index_find(const struct sstable *t, const struct sst_key *k)
 {
     uint32_t lo = 0, hi = t->nblocks;
 
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (sst_cmp(&t->idx[mid].first, k) <= 0)
+        int64_t tok = t->idx_tokens[mid];
+        int c = tok < k->token   ? -1
+                : tok > k->token ? 1
+                                 : sst_cmp(&t->idx[mid].first, k);
+        if (c <= 0)
             lo = mid + 1;
         else
             hi = mid;
