@@ -56,8 +56,9 @@ struct table {
     size_t nimm, capimm;
     struct sst **ssts;
     size_t nssts, capssts;
-    int flushing;        /* a flush thread works on it (under mu) */
-    int flush_wanted;    /* under mu */
+    int flushing;     /* a flush thread works on it (under mu) */
+    int flush_wanted; /* under mu */
+    int busy;         /* compactions running on it (under mu) */
     int dropped;
     atomic_int refs;
     _Atomic uint64_t writes, reads;
@@ -83,11 +84,14 @@ struct storage {
     pthread_cond_t cv;      /* background work */
     pthread_cond_t cv_done; /* flush/compaction progress, backpressure */
     int closing;
-    int flush_error;        /* last flush failure, 0 once one succeeds */
+#define FLUSH_QUEUE 256
+    struct table *fq[FLUSH_QUEUE]; /* tables wanting a flush, ref'd */
+    size_t nfq;
+    int flush_error; /* last flush failure, 0 once one succeeds */
     pthread_t *threads;
     size_t nthreads;
     int compactions_running; /* under mu */
-    uint64_t compaction_gen; /* bumps when a compaction finishes */
+    uint64_t compaction_gen; /* bumps to wake the compaction threads */
 
     _Atomic size_t mem_bytes; /* every memtable's arena */
     _Atomic uint64_t applies;
@@ -108,13 +112,25 @@ void engine_sst_unref(struct sst *x);
 int flush_start(struct storage *s);
 void flush_request(struct storage *s, struct table *t);
 int flush_table_wait(struct storage *s, struct table *t);
-int flush_open_ssts(struct storage *s, struct table *t,
-                    const uint64_t *files, size_t n);
+int flush_open_ssts(struct storage *s, struct table *t, const uint64_t *files,
+                    size_t n);
 int flush_src_new(struct storage *s, struct sst *x, struct msrc **out);
+/* engine_sst_open -- open sstable `file_id` of `t` as a struct sst. */
+int engine_sst_open(struct storage *s, struct table *t, uint64_t file_id,
+                    struct sst **out);
+/* engine_sst_add_locked -- append to t->ssts (exclusive lock held). */
+int engine_sst_add_locked(struct table *t, struct sst *x);
 
 /* compaction.c */
+void *compaction_main(void *arg); /* a compaction thread */
 void compaction_maybe(struct storage *s, struct table *t);
 int compaction_run_all(struct storage *s, struct table *t);
 uint64_t compaction_pending(struct storage *s, struct table *t);
+/*
+ * compaction_run_files -- compact exactly the sstables of `table_id` with
+ * these file ids (the others count as outside); for tests and tools.
+ */
+int compaction_run_files(struct storage *s, uint64_t table_id,
+                         const uint64_t *ids, size_t n);
 
 #endif /* CAIRN_STORAGE_ENGINE_INT_H */

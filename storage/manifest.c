@@ -129,8 +129,8 @@ static int decode(const uint8_t *d, size_t n, struct manifest *m)
         rc = rd_varint(&r, &nt);
     if (rc == 0 && nt > rd_left(&r))
         rc = CAIRN_ECORRUPT;
-    if (rc == 0 && (m->t = mem_calloc(MEM_STORAGE, nt ? nt : 1,
-                                      sizeof(*m->t))) == NULL)
+    if (rc == 0 &&
+        (m->t = mem_calloc(MEM_STORAGE, nt ? nt : 1, sizeof(*m->t))) == NULL)
         rc = -ENOMEM;
     for (; rc == 0 && m->n < nt; m->n++)
         rc = decode_table(&r, &m->t[m->n]);

@@ -87,8 +87,7 @@ static void *arena_alloc(struct memtable *m, size_t n)
     return p;
 }
 
-static const uint8_t *arena_copy(struct memtable *m, const uint8_t *p,
-                                 size_t n)
+static const uint8_t *arena_copy(struct memtable *m, const uint8_t *p, size_t n)
 {
     uint8_t *d;
 
@@ -217,8 +216,8 @@ int memtable_new(_Atomic size_t *acct, struct memtable **out)
         memtable_unref(m);
         return err_set(-ENOMEM, "memtable: out of memory");
     }
-    memset(m->head, 0, sizeof(struct mt_node) +
-                           MT_MAX_HEIGHT * sizeof(struct mt_node *));
+    memset(m->head, 0,
+           sizeof(struct mt_node) + MT_MAX_HEIGHT * sizeof(struct mt_node *));
     m->head->height = MT_MAX_HEIGHT;
     *out = m;
     return 0;
@@ -320,8 +319,8 @@ static struct mt_node *make_node(struct memtable *m, int64_t token,
             n->val_len = (uint32_t)mu->value.n;
         }
     }
-    if (n->ck == NULL || n->col == NULL || (!n->flag && k == K_CELL &&
-                                            n->val == NULL))
+    if (n->ck == NULL || n->col == NULL ||
+        (!n->flag && k == K_CELL && n->val == NULL))
         return NULL;
     return n;
 }
@@ -346,8 +345,7 @@ static const uint8_t *shared_pk(struct memtable *m, int64_t token,
 }
 
 int memtable_apply(struct memtable *m, int64_t token, const uint8_t *pk,
-                   size_t pk_len, const struct storage_mut *muts,
-                   size_t nmuts)
+                   size_t pk_len, const struct storage_mut *muts, size_t nmuts)
 {
     const uint8_t *kp;
     int64_t min_ts = INT64_MAX;
@@ -425,15 +423,15 @@ static int src_next(struct msrc *s, struct mentry *e)
     e->pk_len = n->pk_len;
     if (n->kind < K_ROWDEL) {
         row_header_reset(&ms->hdr);
-        for (; rc == 0 && n != NULL && n->kind < K_ROWDEL &&
-               same_part(n, first);
+        for (;
+             rc == 0 && n != NULL && n->kind < K_ROWDEL && same_part(n, first);
              n = nxt(n, 0)) {
             if (n->kind == K_PDEL) {
                 row_header_put_del(&ms->hdr, n->ts, n->aux);
                 continue;
             }
-            struct row_range g = {n->ck,     n->col, n->ck_len, n->col_len,
-                                  n->flag,   n->ts,  n->aux};
+            struct row_range g = {n->ck,   n->col, n->ck_len, n->col_len,
+                                  n->flag, n->ts,  n->aux};
             rc = row_header_put_range(&ms->hdr, &g);
         }
         e->is_header = 1;
@@ -450,8 +448,13 @@ static int src_next(struct msrc *s, struct mentry *e)
             row_put_del(&ms->row, n->ts, n->aux);
             continue;
         }
-        struct row_cell c = {n->col, n->val, n->col_len, n->val_len, n->ts,
-                             n->flag ? 0 : n->aux, n->flag ? n->aux : 0,
+        struct row_cell c = {n->col,
+                             n->val,
+                             n->col_len,
+                             n->val_len,
+                             n->ts,
+                             n->flag ? 0 : n->aux,
+                             n->flag ? n->aux : 0,
                              n->flag};
         rc = row_put_cell(&ms->row, &c);
     }

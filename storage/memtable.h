@@ -35,8 +35,7 @@ void memtable_unref(struct memtable *m); /* frees at zero */
  * Thread-safe; 0 or -ENOMEM (then part of the batch may be in).
  */
 int memtable_apply(struct memtable *m, int64_t token, const uint8_t *pk,
-                   size_t pk_len, const struct storage_mut *muts,
-                   size_t nmuts);
+                   size_t pk_len, const struct storage_mut *muts, size_t nmuts);
 
 /* memtable_bytes -- arena bytes held. */
 size_t memtable_bytes(const struct memtable *m);

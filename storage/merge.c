@@ -63,9 +63,8 @@ void merge_free(struct merge *m)
     m->state = NULL;
 }
 
-int merge_seek(struct merge *m, int64_t token, const uint8_t *pk,
-               size_t pk_len, const uint8_t *ck, size_t ck_len,
-               int with_header)
+int merge_seek(struct merge *m, int64_t token, const uint8_t *pk, size_t pk_len,
+               const uint8_t *ck, size_t ck_len, int with_header)
 {
     int rc;
 
@@ -104,7 +103,8 @@ int merge_next(struct merge *m, struct mentry *out)
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < m->n; i++)
-        if (m->state[i] == 1 && (min == NULL || mentry_cmp(&m->cur[i], min) < 0))
+        if (m->state[i] == 1 &&
+            (min == NULL || mentry_cmp(&m->cur[i], min) < 0))
             min = &m->cur[i];
     if (min == NULL)
         return 0;

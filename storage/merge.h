@@ -25,8 +25,8 @@ struct mentry {
     int is_header;
     const uint8_t *ck;
     size_t ck_len;
-    struct row *row;          /* rows */
-    struct row_header *hdr;   /* headers */
+    struct row *row;        /* rows */
+    struct row_header *hdr; /* headers */
 };
 
 struct msrc;
@@ -39,9 +39,8 @@ struct msrc_ops {
      * later partitions, headers included. pk NULL: from the first entry
      * of `token` or later.
      */
-    int (*seek)(struct msrc *s, int64_t token, const uint8_t *pk,
-                size_t pk_len, const uint8_t *ck, size_t ck_len,
-                int with_header);
+    int (*seek)(struct msrc *s, int64_t token, const uint8_t *pk, size_t pk_len,
+                const uint8_t *ck, size_t ck_len, int with_header);
     /* next -- 1 and *e, 0 at the end, or a negative code. */
     int (*next)(struct msrc *s, struct mentry *e);
     void (*close)(struct msrc *s);
@@ -68,9 +67,8 @@ int merge_init(struct merge *m, struct msrc **src, size_t n);
 void merge_free(struct merge *m);
 
 /* merge_seek -- seek every source (see msrc_ops.seek). */
-int merge_seek(struct merge *m, int64_t token, const uint8_t *pk,
-               size_t pk_len, const uint8_t *ck, size_t ck_len,
-               int with_header);
+int merge_seek(struct merge *m, int64_t token, const uint8_t *pk, size_t pk_len,
+               const uint8_t *ck, size_t ck_len, int with_header);
 
 /*
  * merge_next -- 1 and the folded entry at the smallest key (its row or

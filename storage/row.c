@@ -88,8 +88,9 @@ int row_put_cell(struct row *r, const struct row_cell *c)
     int rc;
 
     /* Cells mostly arrive in column order: try the end first. */
-    if (r->n > 0 && bytes_cmp(r->cells[r->n - 1].col, r->cells[r->n - 1].col_len,
-                              c->col, c->col_len) < 0)
+    if (r->n > 0 &&
+        bytes_cmp(r->cells[r->n - 1].col, r->cells[r->n - 1].col_len, c->col,
+                  c->col_len) < 0)
         lo = r->n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
