@@ -687,3 +687,11 @@ int fs_fault_power_loss(struct fs_fault *ff)
     pthread_mutex_unlock(&ff->mu);
     return rc;
 }
+
+void fs_fault_restart(struct fs_fault *ff)
+{
+    fs_fault_clear(ff);
+    pthread_mutex_lock(&ff->mu);
+    ff->crashed = 0;
+    pthread_mutex_unlock(&ff->mu);
+}

@@ -83,6 +83,12 @@ int fs_fault_crashed(struct fs_fault *ff);
  */
 int fs_fault_power_loss(struct fs_fault *ff);
 
+/*
+ * fs_fault_restart -- the process died but the machine did not: drop the
+ * rules and the crash, keep every byte (the kernel has them).
+ */
+void fs_fault_restart(struct fs_fault *ff);
+
 /* fs_fault_ops -- calls that changed the disk so far (crash points). */
 uint64_t fs_fault_ops(struct fs_fault *ff);
 
