@@ -69,6 +69,13 @@ void fs_fault_clear(struct fs_fault *ff);
  */
 void fs_fault_set_space(struct fs_fault *ff, int64_t bytes);
 
+/*
+ * fs_fault_set_real_sync -- 0: fsyncs only record durability without
+ * reaching the disk (the power loss is simulated anyway, and tests run
+ * far faster); 1 (default): pass them through.
+ */
+void fs_fault_set_real_sync(struct fs_fault *ff, int on);
+
 /* fs_fault_crash -- from now on every call fails with -EIO. */
 void fs_fault_crash(struct fs_fault *ff);
 
