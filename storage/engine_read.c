@@ -366,7 +366,9 @@ static int read_one(struct preader *pr, int64_t token, const uint8_t *pk,
 {
     struct storage_result *r = &pr->x->r;
     struct mentry e;
-    int rc = merge_seek(pr->m, token, pk, pk_len, NULL, 0, 1), more;
+    int rc = merge_seek(pr->m, token, pk, pk_len, NULL, 0,
+                        MSEEK_HEADER | MSEEK_EXACT),
+        more;
 
     row_header_reset(&pr->hdr);
     if (rc == 0)
@@ -379,7 +381,8 @@ static int read_one(struct preader *pr, int64_t token, const uint8_t *pk,
     if (rc == 1 && (start.n > 0 || after) && same_pk(&e, token, pk, pk_len) &&
         bytes_cmp(e.ck, e.ck_len, start.p, start.n) < 0) {
         /* The slice starts deep inside: skip there by seeking. */
-        rc = merge_seek(pr->m, token, pk, pk_len, start.p, start.n, 0);
+        rc =
+            merge_seek(pr->m, token, pk, pk_len, start.p, start.n, MSEEK_EXACT);
         if (rc == 0)
             rc = merge_next(pr->m, &e);
     }

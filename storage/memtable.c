@@ -51,8 +51,17 @@ struct mt_chunk {
     uint8_t data[];
 };
 
+/* A partition in the hash index: its first node in skiplist order. */
+struct mt_hent {
+    _Atomic(struct mt_hent *) next;
+    int64_t token;
+    _Atomic(struct mt_node *) first;
+};
+
 struct memtable {
     atomic_int refs;
+    _Atomic(struct mt_hent *) *buckets;
+    size_t mask;
     pthread_mutex_t mu; /* writers */
     struct mt_chunk *chunk;
     atomic_size_t bytes;
@@ -223,8 +232,10 @@ static struct mt_node *node_alloc(struct memtable *m, int h)
     return (struct mt_node *)(p + tower);
 }
 
-int memtable_new(_Atomic size_t *acct, struct memtable **out)
+int memtable_new(_Atomic size_t *acct, size_t expect_bytes,
+                 struct memtable **out)
 {
+    size_t nb = 1024;
     struct memtable *m = mem_calloc(MEM_MEMTABLE, 1, sizeof(*m));
 
     *out = NULL;
@@ -236,7 +247,14 @@ int memtable_new(_Atomic size_t *acct, struct memtable **out)
     atomic_init(&m->height, 1);
     atomic_init(&m->min_ts, INT64_MAX);
     m->rnd = (uint64_t)(uintptr_t)m | 1;
-    m->head = node_alloc(m, MT_MAX_HEIGHT);
+    while (nb < expect_bytes / 256 && nb < (1u << 22))
+        nb *= 2;
+    m->buckets = arena_alloc(m, nb * sizeof(*m->buckets));
+    if (m->buckets != NULL) {
+        memset(m->buckets, 0, nb * sizeof(*m->buckets));
+        m->mask = nb - 1;
+    }
+    m->head = m->buckets ? node_alloc(m, MT_MAX_HEIGHT) : NULL;
     if (m->head == NULL) {
         memtable_unref(m);
         return err_set(-ENOMEM, "memtable: out of memory");
@@ -341,6 +359,54 @@ static int same_pk_bytes(const struct mt_node *n, const struct mt_node *k)
            memcmp(n->pk, k->pk, k->pk_len) == 0;
 }
 
+/* ---- the partition index ---- */
+
+static _Atomic(struct mt_hent *) *bucket_of(struct memtable *m, int64_t token)
+{
+    uint64_t h = (uint64_t)token * 0x9E3779B97F4A7C15ull;
+
+    return &m->buckets[(h >> 20) & m->mask];
+}
+
+static struct mt_hent *hash_find(struct memtable *m, int64_t token,
+                                 const uint8_t *pk, size_t pk_len)
+{
+    struct mt_hent *e =
+        atomic_load_explicit(bucket_of(m, token), memory_order_acquire);
+
+    for (; e != NULL;
+         e = atomic_load_explicit(&e->next, memory_order_acquire)) {
+        struct mt_node *n;
+        if (e->token != token)
+            continue;
+        n = atomic_load_explicit(&e->first, memory_order_acquire);
+        if (n->pk_len == pk_len && memcmp(n->pk, pk, pk_len) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* hash_first_locked -- n is now its partition's first node. */
+static int hash_first_locked(struct memtable *m, struct mt_node *n)
+{
+    struct mt_hent *e = hash_find(m, n->token, n->pk, n->pk_len);
+    _Atomic(struct mt_hent *) *b;
+
+    if (e != NULL) {
+        atomic_store_explicit(&e->first, n, memory_order_release);
+        return 0;
+    }
+    e = arena_alloc(m, sizeof(*e));
+    if (e == NULL)
+        return err_set(-ENOMEM, "memtable: out of memory");
+    b = bucket_of(m, n->token);
+    e->token = n->token;
+    atomic_init(&e->first, n);
+    atomic_init(&e->next, atomic_load_explicit(b, memory_order_relaxed));
+    atomic_store_explicit(b, e, memory_order_release);
+    return 0;
+}
+
 /* insert_one -- one search, then the node and its bytes in the arena; a
  * neighbour in the same partition lends its key bytes. */
 static int insert_one(struct memtable *m, const struct mt_node *k)
@@ -368,12 +434,13 @@ static int insert_one(struct memtable *m, const struct mt_node *k)
         (k->kind == K_CELL && !k->flag && n->val == NULL))
         return err_set(-ENOMEM, "memtable: out of memory");
     link_locked(m, n, prev);
+    if (prev[0] == m->head || !same_pk_bytes(prev[0], n))
+        return hash_first_locked(m, n);
     return 0;
 }
 
 int memtable_apply(struct memtable *m, int64_t token, const uint8_t *pk,
-                   size_t pk_len, const struct storage_mut *muts,
-                   size_t nmuts)
+                   size_t pk_len, const struct storage_mut *muts, size_t nmuts)
 {
     struct mt_node k;
     int64_t min_ts = INT64_MAX;
@@ -405,23 +472,46 @@ struct mt_src {
     struct row_header hdr;
 };
 
+/* seek_exact -- position at partition pk's nodes through the index
+ * (rows from the start, or its header first); 1 if it could. */
+static int seek_exact(struct mt_src *ms, int64_t token, const uint8_t *pk,
+                      size_t pk_len, int header)
+{
+    struct mt_hent *e = hash_find(ms->m, token, pk, pk_len);
+    struct mt_node *n;
+
+    if (e == NULL) {
+        ms->n = NULL; /* not here: nothing of this partition to yield */
+        return 1;
+    }
+    n = atomic_load_explicit(&e->first, memory_order_acquire);
+    while (!header && n != NULL && n->kind < K_ROWDEL && n->token == token &&
+           n->pk_len == pk_len && memcmp(n->pk, pk, pk_len) == 0)
+        n = nxt(n, 0);
+    ms->n = n;
+    return 1;
+}
+
 static int src_seek(struct msrc *s, int64_t token, const uint8_t *pk,
-                    size_t pk_len, const uint8_t *ck, size_t ck_len,
-                    int with_header)
+                    size_t pk_len, const uint8_t *ck, size_t ck_len, int flags)
 {
     struct mt_src *ms = (struct mt_src *)s;
+    int header = flags & MSEEK_HEADER;
     struct mt_node key = {0};
 
+    if ((flags & MSEEK_EXACT) && pk != NULL && (header || ck_len == 0) &&
+        seek_exact(ms, token, pk, pk_len, header))
+        return 0;
     key.token = token;
     key.pk = pk != NULL ? pk : (const uint8_t *)"";
     key.pk_len = pk != NULL ? (uint32_t)pk_len : 0;
-    key.kind = with_header || pk == NULL ? K_PDEL : K_ROWDEL;
+    key.kind = header || pk == NULL ? K_PDEL : K_ROWDEL;
     key.ck = ck != NULL ? ck : (const uint8_t *)"";
     key.ck_len = ck != NULL ? (uint32_t)ck_len : 0;
     key.col = (const uint8_t *)"";
     key.seq = UINT64_MAX;
     if (key.kind == K_PDEL)
-        key.ck_len = 0; /* with_header: from the partition's start */
+        key.ck_len = 0; /* from the partition's start */
     ms->n = find_ge(ms->m, &key, NULL);
     return 0;
 }
