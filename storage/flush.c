@@ -38,15 +38,19 @@ struct sst_src {
 };
 
 static int sst_seek(struct msrc *ms, int64_t token, const uint8_t *pk,
-                    size_t pk_len, const uint8_t *ck, size_t ck_len,
-                    int with_header)
+                    size_t pk_len, const uint8_t *ck, size_t ck_len, int flags)
 {
     struct sst_src *ss = (struct sst_src *)ms;
+    int with_header = flags & MSEEK_HEADER;
+    int rc;
 
     if (!with_header && ck == NULL)
         ck = (const uint8_t *)"";
-    return sstable_iter_seek(ss->it, token, pk, pk_len, with_header ? NULL : ck,
-                             with_header ? 0 : ck_len);
+    rc = sstable_iter_seek(ss->it, token, pk, pk_len, with_header ? NULL : ck,
+                           with_header ? 0 : ck_len);
+    if (rc == CAIRN_ECORRUPT)
+        atomic_fetch_add(&ss->s->corrupt_blocks, 1);
+    return rc;
 }
 
 static int sst_next(struct msrc *ms, struct mentry *e)
@@ -317,7 +321,7 @@ static int install(struct storage *s, struct table *t, struct sst *x)
 static int switch_memtable(struct storage *s, struct table *t)
 {
     struct memtable *fresh;
-    int rc = memtable_new(&s->mem_bytes, &fresh);
+    int rc = memtable_new(&s->mem_bytes, s->o.memtable_bytes, &fresh);
 
     if (rc != 0)
         return rc;
