@@ -68,10 +68,11 @@ void commitlog_close(struct commitlog *l);
 /*
  * commitlog_append -- append one record of `n` (> 0) bytes: on 0 it has
  * reached the kernel (group mode: it is queued for the sync thread), *pos
- * is its position and *end the position just after it. Refusals (nothing
- * written): CAIRN_EREADONLY while the log cannot be written, CAIRN_ETOOBIG over
- * half a segment. A failed write returns -EIO/-ENOSPC and the log moves to a
- * new segment (possibly later, when space returns). Thread-safe.
+ * is its position and *end the position just after it. Refusals
+ * (nothing written): CAIRN_ETOOBIG over half a segment, or the error of
+ * opening a segment while the log has none (-ENOSPC on a full disk; the
+ * next append tries again). A failed direct write returns -EIO/-ENOSPC
+ * and the log moves to a new segment. Thread-safe.
  */
 int commitlog_append(struct commitlog *l, const void *p, size_t n,
                      uint64_t *pos, uint64_t *end);
