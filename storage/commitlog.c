@@ -80,6 +80,8 @@ struct commitlog {
     int buffered;
     struct buf pend;
     int writing;
+    int round_active;        /* a round runs (sync thread or a caller) */
+    pthread_cond_t cv_round; /* a round ended */
     uint64_t file_end;      /* bytes in the current file (zeros past cur_off) */
     pthread_cond_t cv_idle; /* pend drained and nothing being written */
     int fail_rc;            /* what waiters of failed segments get */
@@ -485,7 +487,12 @@ static int sync_wait_locked(struct commitlog *l)
 {
     struct timespec ts;
 
-    while (l->nwaiters == 0 && l->nretired == 0 && l->pend.len == 0) {
+    while (l->round_active ||
+           (l->nwaiters == 0 && l->nretired == 0 && l->pend.len == 0)) {
+        if (l->round_active) {
+            pthread_cond_wait(&l->cv, &l->mu);
+            continue;
+        }
         if (l->stop)
             return 0;
         if (l->sync != STORAGE_SYNC_PERIODIC) {
@@ -505,29 +512,110 @@ static int sync_wait_locked(struct commitlog *l)
     return 1;
 }
 
+/*
+ * run_round_locked -- one round: take what is queued, write and fsync it,
+ * settle the waiters and call back the asynchronous ones. Called and
+ * returns with the mutex held; one round at a time.
+ */
+static void run_round_locked(struct commitlog *l, struct sync_round *sr)
+{
+    l->round_active = 1;
+    round_take_locked(l, sr);
+    pthread_mutex_unlock(&l->mu);
+    round_sync(sr);
+    pthread_mutex_lock(&l->mu);
+    round_finish_locked(l, sr);
+    l->round_active = 0;
+    pthread_cond_broadcast(&l->cv_round);
+    pthread_cond_signal(&l->cv); /* work queued meanwhile */
+    pthread_mutex_unlock(&l->mu);
+    for (size_t i = 0; i < sr->nw; i++)
+        if (sr->w[i].done != NULL)
+            sr->w[i].done(sr->w[i].arg, (int)(int64_t)sr->w[i].end);
+    sr->nw = 0;
+    pthread_mutex_lock(&l->mu);
+}
+
+static void round_free(struct sync_round *sr)
+{
+    mem_free(sr->w);
+    mem_free(sr->r);
+    buf_free(&sr->out);
+}
+
 static void *sync_main(void *arg)
 {
     struct commitlog *l = arg;
     struct sync_round sr = {0};
 
     pthread_mutex_lock(&l->mu);
-    while (sync_wait_locked(l)) {
-        round_take_locked(l, &sr);
+    while (sync_wait_locked(l))
+        run_round_locked(l, &sr);
+    pthread_mutex_unlock(&l->mu);
+    round_free(&sr);
+    return NULL;
+}
+
+static void wait_done(void *arg, int rc)
+{
+    struct {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        int done, rc;
+    } *w = arg;
+
+    pthread_mutex_lock(&w->mu);
+    w->rc = rc;
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* wait_by_callback -- commitlog_wait and block until it calls back. */
+static int wait_by_callback(struct commitlog *l, uint64_t end)
+{
+    struct {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        int done, rc;
+    } w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+
+    commitlog_wait(l, end, wait_done, &w);
+    pthread_mutex_lock(&w.mu);
+    while (!w.done)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    return w.rc;
+}
+
+int commitlog_wait_sync(struct commitlog *l, uint64_t end)
+{
+    struct sync_round sr = {0};
+    int rc = 1;
+
+    if (l->sync != STORAGE_SYNC_GROUP)
+        return 0;
+    pthread_mutex_lock(&l->mu);
+    if (!l->buffered) {
         pthread_mutex_unlock(&l->mu);
-        round_sync(&sr);
-        pthread_mutex_lock(&l->mu);
-        round_finish_locked(l, &sr);
-        pthread_mutex_unlock(&l->mu);
-        for (size_t i = 0; i < sr.nw; i++)
-            if (sr.w[i].done != NULL)
-                sr.w[i].done(sr.w[i].arg, (int)(int64_t)sr.w[i].end);
-        pthread_mutex_lock(&l->mu);
+        return wait_by_callback(l, end);
+    }
+    while (rc == 1) {
+        if (is_failed(l, CLOG_SEG(end)))
+            rc = err_set(l->fail_rc,
+                         "commit log segment %" PRIu64
+                         " failed to be written or synced",
+                         CLOG_SEG(end));
+        else if (end <= l->synced_upto)
+            rc = 0;
+        else if (!l->round_active)
+            run_round_locked(l, &sr); /* lead the next group ourselves */
+        else
+            pthread_cond_wait(&l->cv_round, &l->mu);
     }
     pthread_mutex_unlock(&l->mu);
-    mem_free(sr.w);
-    mem_free(sr.r);
-    buf_free(&sr.out);
-    return NULL;
+    round_free(&sr);
+    return rc;
 }
 
 /* ---- replay ---- */
@@ -836,6 +924,7 @@ static void clog_free(struct commitlog *l)
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
     pthread_cond_destroy(&l->cv_idle);
+    pthread_cond_destroy(&l->cv_round);
     mem_free(l);
 }
 
@@ -858,6 +947,7 @@ int commitlog_open(const struct commitlog_options *o, commitlog_replay_fn fn,
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     pthread_cond_init(&l->cv_idle, NULL);
+    pthread_cond_init(&l->cv_round, NULL);
     buf_init(&l->pend, MEM_STORAGE);
     l->fail_rc = -EIO;
 
