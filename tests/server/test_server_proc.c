@@ -575,13 +575,310 @@ static void test_restart(void **state)
     assert_int_equal(tc_stop(pid, SIGTERM), 0);
 }
 
+/* check_n_pk -- rows "k%05d" of `pk` hold their own key or "value-N". */
+static void check_n_pk(int fd, const char *pk, int n)
+{
+    int first = strcmp(pk, "pipe") == 0 ? 1 : 0;
+
+    for (int i = first; i < n + first; i++) {
+        char ck[16], got[64], want[32];
+        snprintf(ck, sizeof(ck), "k%05d", i);
+        if (first)
+            snprintf(want, sizeof(want), "%s", ck);
+        else
+            snprintf(want, sizeof(want), "value-%d", i);
+        assert_int_equal(tc_get(fd, "ks1", "t", pk, ck, "v", got, sizeof(got)),
+                         1);
+        assert_string_equal(got, want);
+    }
+}
+
+/* ---- bad input next to a good client ---- */
+
+struct good {
+    uint16_t port;
+    volatile int stop;
+    int written;
+    int failed; /* line of the first failure, 0 when none */
+    char why[256];
+};
+
+#define GOOD_FAIL(g, ...)                                                      \
+    do {                                                                       \
+        if (!(g)->failed) {                                                    \
+            (g)->failed = __LINE__;                                            \
+            snprintf((g)->why, sizeof((g)->why), __VA_ARGS__);                 \
+        }                                                                      \
+        return NULL;                                                           \
+    } while (0)
+
+/* good_client -- writes and reads back while the bad ones misbehave. */
+static void *good_client(void *arg)
+{
+    struct good *g = arg;
+    int fd = tc_open(g->port);
+
+    while (!g->stop && g->written < 100000) {
+        char ck[16], v[32], got[64];
+        int rc;
+        snprintf(ck, sizeof(ck), "k%05d", g->written);
+        snprintf(v, sizeof(v), "value-%d", g->written);
+        rc = tc_put(fd, "ks1", "t", "good", ck, "v", v);
+        if (rc != 0)
+            GOOD_FAIL(g, "put %d: rc %d", g->written, rc);
+        rc = tc_get(fd, "ks1", "t", "good", ck, "v", got, sizeof(got));
+        if (rc != 1 || strcmp(got, v) != 0)
+            GOOD_FAIL(g, "get %d: rc %d", g->written, rc);
+        g->written++;
+    }
+    close(fd);
+    return NULL;
+}
+
+/* finish -- half-close and wait for the node to close its side. */
+static void finish(int fd)
+{
+    shutdown(fd, SHUT_WR);
+    assert_true(tc_closed(fd, TC_TIMEOUT_MS));
+    close(fd);
+}
+
+static void send_random(int fd, unsigned *seed, size_t n)
+{
+    uint8_t *b = malloc(n);
+
+    for (size_t i = 0; i < n; i++)
+        b[i] = (uint8_t)rand_r(seed);
+    tc_send_raw(fd, b, n); /* the node may close while we send */
+    free(b);
+}
+
+static void expect_error(int fd, uint64_t id, int code)
+{
+    Cairn__Response *r = tc_recv(fd);
+
+    assert_non_null(r);
+    assert_int_equal(r->id, id);
+    assert_int_equal(tc_rc(r), code);
+    assert_true(strlen(r->error->message) > 0);
+    tc_free(r);
+}
+
+static void bad_handshakes(uint16_t port)
+{
+    static const uint8_t absurd[] = {0xff, 0xff, 0xff, 0xff, 1, 2, 3};
+    Cairn__HandshakeReply *h;
+    int fd;
+
+    fd = tc_connect(port);
+    h = tc_handshake(fd, 1, "other-cluster");
+    assert_non_null(h);
+    assert_non_null(h->error);
+    assert_int_equal(h->error->code, CAIRN_EPROTO);
+    assert_non_null(strstr(h->error->message, "other-cluster"));
+    cairn__handshake_reply__free_unpacked(h, NULL);
+    assert_true(tc_closed(fd, TC_TIMEOUT_MS));
+    close(fd);
+
+    fd = tc_connect(port);
+    h = tc_handshake(fd, 99, "cairn");
+    assert_non_null(h);
+    assert_non_null(h->error);
+    cairn__handshake_reply__free_unpacked(h, NULL);
+    assert_true(tc_closed(fd, TC_TIMEOUT_MS));
+    close(fd);
+
+    /* An absurd length before any handshake: refused, then closed. */
+    fd = tc_connect(port);
+    tc_send_raw(fd, absurd, sizeof(absurd));
+    {
+        uint8_t *p;
+        long n = tc_recv_frame(fd, &p, TC_TIMEOUT_MS);
+        Cairn__HandshakeReply *r;
+        assert_true(n >= 0);
+        r = cairn__handshake_reply__unpack(NULL, (size_t)n, p);
+        assert_non_null(r);
+        assert_non_null(r->error);
+        assert_int_equal(r->error->code, CAIRN_ETOOBIG);
+        cairn__handshake_reply__free_unpacked(r, NULL);
+        free(p);
+    }
+    assert_true(tc_closed(fd, TC_TIMEOUT_MS));
+    close(fd);
+}
+
+static void bad_frames(uint16_t port)
+{
+    static const uint8_t absurd[] = {0x7f, 0xff, 0xff, 0xff};
+    static const uint8_t undecodable[] = {0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff};
+    /* id 77 and only field 99, which no request type uses */
+    static const uint8_t unknown[] = {0, 0, 0, 6, 0x08, 77, 0x9a, 0x06, 1, 'x'};
+    static const uint8_t truncated[] = {0, 0, 0, 100, 1, 2, 3};
+    int fd;
+
+    fd = tc_open(port);
+    tc_send_raw(fd, undecodable, sizeof(undecodable));
+    expect_error(fd, 0, CAIRN_EPROTO);
+    tc_send_raw(fd, unknown, sizeof(unknown));
+    expect_error(fd, 77, CAIRN_EPROTO);
+    assert_int_equal(tc_put(fd, "ks1", "t", "other", "", "v", "ok"), 0);
+    tc_send_raw(fd, absurd, sizeof(absurd));
+    expect_error(fd, 0, CAIRN_ETOOBIG);
+    assert_true(tc_closed(fd, TC_TIMEOUT_MS));
+    close(fd);
+
+    fd = tc_open(port);
+    tc_send_raw(fd, truncated, sizeof(truncated));
+    finish(fd);
+}
+
+/* reused_ids -- 40 requests with one id in one burst. */
+static void reused_ids(uint16_t port)
+{
+    Cairn__Request rq = CAIRN__REQUEST__INIT;
+    Cairn__ListKeyspaces lk = CAIRN__LIST_KEYSPACES__INIT;
+    uint8_t *one, *burst;
+    size_t n;
+    int ok = 0, dup = 0, fd = tc_open(port);
+
+    rq.id = 5;
+    rq.op_case = CAIRN__REQUEST__OP_LIST_KEYSPACES;
+    rq.list_keyspaces = &lk;
+    one = tc_frame(&rq.base, &n);
+    burst = malloc(40 * n);
+    for (int i = 0; i < 40; i++)
+        memcpy(burst + (size_t)i * n, one, n);
+    assert_int_equal(tc_send_raw(fd, burst, 40 * n), 0);
+    for (int i = 0; i < 40; i++) {
+        Cairn__Response *r = tc_recv(fd);
+        assert_non_null(r);
+        assert_int_equal(r->id, 5);
+        if (tc_rc(r) == 0)
+            ok++;
+        else if (tc_rc(r) == -EINVAL && strstr(r->error->message, "in flight"))
+            dup++;
+        tc_free(r);
+    }
+    assert_int_equal(ok + dup, 40);
+    assert_true(ok >= 1 && dup >= 1);
+    free(one);
+    free(burst);
+    close(fd);
+}
+
+static void random_garbage(uint16_t port)
+{
+    unsigned seed = 42;
+
+    for (int i = 0; i < 30; i++) {
+        int fd = (i % 2) ? tc_open(port) : tc_connect(port);
+        if (i % 3 == 0) {
+            uint8_t hdr[4] = {0, 0, 0, (uint8_t)(20 + i)};
+            tc_send_raw(fd, hdr, 4); /* a plausible length, then noise */
+        }
+        send_random(fd, &seed, 16 + (size_t)rand_r(&seed) % 3000);
+        finish(fd);
+    }
+}
+
+static void test_bad_input(void **state)
+{
+    struct good g = {PORT(6), 0, 0, 0, ""};
+    char dir[256];
+    pthread_t th;
+    pid_t pid;
+    int fd;
+
+    (void)state;
+    tc_tmpdir("bad", dir, sizeof(dir));
+    pid = tc_start(dir, PORT(6), sync_none);
+    fd = setup_table(PORT(6), 0);
+    close(fd);
+    pthread_create(&th, NULL, good_client, &g);
+    bad_handshakes(PORT(6));
+    bad_frames(PORT(6));
+    reused_ids(PORT(6));
+    random_garbage(PORT(6));
+    g.stop = 1;
+    pthread_join(th, NULL);
+    if (g.failed)
+        fail_msg("good client failed at line %d: %s", g.failed, g.why);
+    assert_true(g.written > 0);
+    fd = tc_open(PORT(6));
+    check_n_pk(fd, "good", g.written);
+    close(fd);
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+}
+
+/* ---- many in flight, backpressure ---- */
+
+static void test_inflight(void **state)
+{
+    static const char *const extra[] = {"--sync", "none", "--max-inflight", "4",
+                                        NULL};
+    enum { N = 600 };
+    uint8_t *all = NULL;
+    size_t total = 0;
+    char seen[N + 1] = {0}, dir[256];
+    pid_t pid;
+    int fd;
+
+    (void)state;
+    tc_tmpdir("inflight", dir, sizeof(dir));
+    pid = tc_start(dir, PORT(7), extra);
+    fd = setup_table(PORT(7), 0);
+    for (int i = 1; i <= N; i++) {
+        Cairn__Request rq = CAIRN__REQUEST__INIT;
+        Cairn__Write w = CAIRN__WRITE__INIT;
+        char ck[16];
+        Cairn__Mutation m, *mp = &m;
+        uint8_t *f;
+        size_t n;
+        snprintf(ck, sizeof(ck), "k%05d", i);
+        m = tc_cell(ck, "v", ck, 0, 0);
+        w.keyspace = "ks1";
+        w.table = "t";
+        w.pkey = bytes_of("pipe");
+        w.n_mutations = 1;
+        w.mutations = &mp;
+        rq.id = (uint64_t)i + 1000000;
+        rq.op_case = CAIRN__REQUEST__OP_WRITE;
+        rq.write = &w;
+        f = tc_frame(&rq.base, &n);
+        all = realloc(all, total + n);
+        memcpy(all + total, f, n);
+        total += n;
+        free(f);
+    }
+    assert_int_equal(tc_send_raw(fd, all, total), 0);
+    for (int i = 0; i < N; i++) {
+        Cairn__Response *r = tc_recv(fd);
+        assert_non_null(r);
+        assert_int_equal(tc_rc(r), 0);
+        assert_true(r->id > 1000000 && r->id <= 1000000 + N);
+        assert_int_equal(seen[r->id - 1000000], 0);
+        seen[r->id - 1000000] = 1;
+        tc_free(r);
+    }
+    free(all);
+    close(fd);
+    fd = tc_open(PORT(7));
+    check_n_pk(fd, "pipe", N);
+    close(fd);
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_schema),  cmocka_unit_test(test_write_read),
-        cmocka_unit_test(test_paging),  cmocka_unit_test(test_ttl),
-        cmocka_unit_test(test_deletes), cmocka_unit_test(test_restart),
+        cmocka_unit_test(test_schema),    cmocka_unit_test(test_write_read),
+        cmocka_unit_test(test_paging),    cmocka_unit_test(test_ttl),
+        cmocka_unit_test(test_deletes),   cmocka_unit_test(test_restart),
+        cmocka_unit_test(test_bad_input), cmocka_unit_test(test_inflight),
     };
 
+    /* CAIRN_TEST_FILTER=test_name runs one test (a glob, as cmocka takes). */
+    if (getenv("CAIRN_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("CAIRN_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
