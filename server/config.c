@@ -512,8 +512,8 @@ int config_parse_args(struct config *c, int argc, char **argv)
             dprintf(1, "cairn-server 0.1.0\n");
         return 1;
     }
-    if (rc == 0 && c->config_file[0])
-        rc = config_load_file(c, c->config_file);
+    if (rc == 0 && c->config_file[0] && config_load_file(c, c->config_file) < 0)
+        rc = -EINVAL; /* an unreadable --config is a bad setting too */
     for (size_t i = 0; rc == 0 && i < nflags; i++)
         rc = config_set(c, cfg_settings[flags[i].idx].key, flags[i].arg);
     mem_free(flags);

@@ -868,13 +868,332 @@ static void test_inflight(void **state)
     assert_int_equal(tc_stop(pid, SIGTERM), 0);
 }
 
+/* ---- graceful shutdown under load ---- */
+
+enum { LOAD_THREADS = 3, LOAD_MAX = 30000, LOAD_WINDOW = 16 };
+
+struct loader {
+    uint16_t port;
+    int k;
+    char *acked; /* LOAD_MAX flags */
+    volatile int nacked;
+    int errors;
+};
+
+static void load_send(int fd, int k, int seq)
+{
+    Cairn__Request rq = CAIRN__REQUEST__INIT;
+    Cairn__Write w = CAIRN__WRITE__INIT;
+    Cairn__Mutation m, *mp = &m;
+    char pk[16], ck[16];
+
+    snprintf(pk, sizeof(pk), "w%d", k);
+    snprintf(ck, sizeof(ck), "k%05d", seq);
+    m = tc_cell(ck, "v", ck, 0, 0);
+    w.keyspace = "ks1";
+    w.table = "t";
+    w.pkey = bytes_of(pk);
+    w.n_mutations = 1;
+    w.mutations = &mp;
+    rq.id = (uint64_t)seq + 1;
+    rq.op_case = CAIRN__REQUEST__OP_WRITE;
+    rq.write = &w;
+    tc_send_msg(fd, &rq.base);
+}
+
+/* loader -- keep LOAD_WINDOW writes in flight until the node closes. */
+static void *loader(void *arg)
+{
+    struct loader *l = arg;
+    int fd = tc_open(l->port), next = 0, out = 0;
+
+    for (;;) {
+        Cairn__Response *r;
+        while (out < LOAD_WINDOW && next < LOAD_MAX) {
+            load_send(fd, l->k, next++);
+            out++;
+        }
+        if (out == 0)
+            break;
+        r = tc_recv(fd);
+        if (r == NULL)
+            break; /* closed by the drain */
+        out--;
+        if (tc_rc(r) == 0 && r->id >= 1 && r->id <= LOAD_MAX) {
+            l->acked[r->id - 1] = 1;
+            l->nacked++;
+        } else {
+            l->errors++; /* e.g. refused while closing: not acked */
+        }
+        tc_free(r);
+    }
+    close(fd);
+    return NULL;
+}
+
+/* read_partition -- mark every "kNNNNN" row of `pk` in `have`. */
+static void read_partition(int fd, const char *pk, char *have)
+{
+    ProtobufCBinaryData ps = {0, NULL};
+    uint8_t *held = NULL;
+
+    do {
+        Cairn__Read rd = CAIRN__READ__INIT;
+        Cairn__Response *r;
+        rd.keyspace = "ks1";
+        rd.table = "t";
+        rd.pkey = bytes_of(pk);
+        rd.page_size = 1000;
+        rd.paging_state = ps;
+        r = tc_read(fd, &rd);
+        assert_int_equal(tc_rc(r), 0);
+        for (size_t i = 0; i < r->read->n_rows; i++) {
+            int seq = atoi((const char *)r->read->rows[i]->ck.data + 1);
+            assert_true(seq >= 0 && seq < LOAD_MAX);
+            have[seq] = 1;
+        }
+        free(held);
+        held = malloc(r->read->paging_state.len + 1);
+        memcpy(held, r->read->paging_state.data, r->read->paging_state.len);
+        ps = (ProtobufCBinaryData){r->read->paging_state.len, held};
+        tc_free(r);
+    } while (ps.len > 0);
+    free(held);
+}
+
+static int total_acked(struct loader *l)
+{
+    int n = 0;
+
+    for (int i = 0; i < LOAD_THREADS; i++)
+        n += l[i].nacked;
+    return n;
+}
+
+static void test_sigterm_under_load(void **state)
+{
+    static const char *const group[] = {"--sync", "group", NULL};
+    struct loader l[LOAD_THREADS];
+    pthread_t th[LOAD_THREADS];
+    char dir[256], *have;
+    pid_t pid;
+    int fd;
+
+    (void)state;
+    tc_tmpdir("sigterm", dir, sizeof(dir));
+    pid = tc_start(dir, PORT(8), group);
+    close(setup_table(PORT(8), 0));
+    for (int i = 0; i < LOAD_THREADS; i++) {
+        l[i] = (struct loader){PORT(8), i, calloc(LOAD_MAX, 1), 0, 0};
+        pthread_create(&th[i], NULL, loader, &l[i]);
+    }
+    for (int waited = 0; total_acked(l) < 1500 && waited < 2000; waited++)
+        usleep(10000);
+    assert_true(total_acked(l) >= 1500);
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+    for (int i = 0; i < LOAD_THREADS; i++)
+        pthread_join(th[i], NULL);
+
+    pid = tc_start(dir, PORT(8), group);
+    fd = tc_open(PORT(8));
+    have = malloc(LOAD_MAX);
+    for (int i = 0; i < LOAD_THREADS; i++) {
+        char pk[16];
+        snprintf(pk, sizeof(pk), "w%d", i);
+        memset(have, 0, LOAD_MAX);
+        read_partition(fd, pk, have);
+        for (int s = 0; s < LOAD_MAX; s++)
+            if (l[i].acked[s] && !have[s])
+                fail_msg("acknowledged write %s/k%05d lost", pk, s);
+        free(l[i].acked);
+    }
+    free(have);
+    close(fd);
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+}
+
+/* ---- the client port opens only after replay ---- */
+
+static void test_port_after_replay(void **state)
+{
+    static const char *const group[] = {"--sync", "group", NULL};
+    char dir[256], log[300], *have;
+    pid_t pid;
+    int fd = -1;
+
+    (void)state;
+    tc_tmpdir("replay", dir, sizeof(dir));
+    pid = tc_start(dir, PORT(9), group);
+    fd = setup_table(PORT(9), 0);
+    for (int i = 0; i < 3000; i += 50) {
+        Cairn__Mutation m[50];
+        char ck[50][16];
+        for (int j = 0; j < 50; j++) {
+            snprintf(ck[j], sizeof(ck[j]), "k%05d", i + j);
+            m[j] = tc_cell(ck[j], "v", ck[j], 0, 0);
+        }
+        assert_int_equal(tc_write(fd, "ks1", "t", "r", m, 50), 0);
+    }
+    close(fd);
+    fd = -1;
+    assert_int_equal(tc_stop(pid, SIGKILL), 128 + SIGKILL);
+
+    /* Knock until the port opens; the first answer must hold it all. */
+    snprintf(log, sizeof(log), "%s.log", dir);
+    pid = tc_spawn(dir, PORT(9), group, log);
+    for (int i = 0; i < TC_TIMEOUT_MS && fd < 0; i++) {
+        fd = tc_connect(PORT(9));
+        if (fd < 0)
+            usleep(1000);
+    }
+    assert_true(fd >= 0);
+    close(fd);
+    fd = tc_open(PORT(9));
+    have = calloc(LOAD_MAX, 1);
+    read_partition(fd, "r", have);
+    for (int i = 0; i < 3000; i++)
+        if (!have[i])
+            fail_msg("row k%05d missing right after the port opened", i);
+    free(have);
+    close(fd);
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+}
+
+/* ---- settings ---- */
+
+/* refused -- run with `extra`; expect exit 2 and `needle` in the log. */
+static void refused(const char *const *extra, const char *needle)
+{
+    char dir[256], log[300], text[4096] = "";
+    FILE *f;
+    size_t n;
+
+    tc_tmpdir("cfg", dir, sizeof(dir));
+    snprintf(log, sizeof(log), "%s.log", dir);
+    assert_int_equal(tc_wait_exit(tc_spawn(dir, PORT(10), extra, log)), 2);
+    f = fopen(log, "r");
+    assert_non_null(f);
+    n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    if (strstr(text, needle) == NULL)
+        fail_msg("expected \"%s\" in: %s", needle, text);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_config(void **state)
+{
+    char dir[256], yml[300], bad[300], unk[300];
+    Cairn__HandshakeReply *h;
+    pid_t pid;
+    int fd;
+
+    (void)state;
+    tc_tmpdir("config", dir, sizeof(dir));
+    snprintf(yml, sizeof(yml), "%s.yaml", dir);
+    snprintf(bad, sizeof(bad), "%s-bad.yaml", dir);
+    snprintf(unk, sizeof(unk), "%s-unknown.yaml", dir);
+    write_file(yml, "# test\ncluster_name: testcluster\n"
+                    "commitlog_sync: none\nseeds:\n  - 127.0.0.1:21100\n");
+    write_file(bad, "cluster_name: x\nnum_tokens: lots\n");
+    write_file(unk, "colour: blue\n");
+    refused((const char *const[]){"--port", "70000", NULL}, "port");
+    refused((const char *const[]){"--sync", "sometimes", NULL}, "--sync");
+    refused((const char *const[]){"--nope", NULL}, "--nope");
+    refused((const char *const[]){"--loops", "-1", NULL}, "--loops");
+    refused((const char *const[]){"--config", bad, NULL}, "num_tokens");
+    refused((const char *const[]){"--config", bad, NULL}, "line 2");
+    refused((const char *const[]){"--config", unk, NULL}, "colour");
+
+    pid = tc_start(dir, PORT(10), (const char *const[]){"--config", yml, NULL});
+    fd = tc_connect(PORT(10));
+    h = tc_handshake(fd, 1, "cairn");
+    assert_non_null(h);
+    assert_non_null(h->error); /* the file named another cluster */
+    cairn__handshake_reply__free_unpacked(h, NULL);
+    close(fd);
+    fd = tc_connect(PORT(10));
+    h = tc_handshake(fd, 1, "testcluster");
+    assert_non_null(h);
+    assert_null(h->error);
+    assert_string_equal(h->cluster_name, "testcluster");
+    cairn__handshake_reply__free_unpacked(h, NULL);
+    close(fd);
+    assert_int_equal(tc_stop(pid, SIGINT), 0);
+
+    /* A flag beats the file. */
+    pid = tc_start(dir, PORT(10),
+                   (const char *const[]){"--config", yml, "--cluster-name",
+                                         "flagged", NULL});
+    fd = tc_connect(PORT(10));
+    h = tc_handshake(fd, 1, "flagged");
+    assert_non_null(h);
+    assert_null(h->error);
+    cairn__handshake_reply__free_unpacked(h, NULL);
+    close(fd);
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+    unlink(yml);
+    unlink(bad);
+    unlink(unk);
+}
+
+/* ---- HTTP ---- */
+
+static void test_http(void **state)
+{
+    char dir[256], *body = malloc(1 << 20);
+    pid_t pid;
+    int fd;
+
+    (void)state;
+    tc_tmpdir("http", dir, sizeof(dir));
+    pid = tc_start(dir, PORT(11), sync_none);
+    assert_int_equal(tc_http_get(PORT(11) + 2, "/health", body, 1 << 20), 200);
+    fd = setup_table(PORT(11), 0);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(tc_put(fd, "ks1", "t", "p", "", "v", "x"), 0);
+    assert_int_equal(tc_put(fd, "ks1", "nope", "p", "", "v", "x"),
+                     CAIRN_ENOTABLE);
+    close(fd);
+    assert_int_equal(tc_http_get(PORT(11) + 2, "/metrics", body, 1 << 20), 200);
+    assert_non_null(strstr(body, "cairn_requests_total{op=\"write\"} 6\n"));
+    assert_non_null(
+        strstr(body, "cairn_request_errors_total{kind=\"unknown_table\"} 1\n"));
+    assert_non_null(strstr(body, "cairn_request_latency_seconds_count{op="
+                                 "\"write\"} 6\n"));
+    assert_non_null(strstr(body, "cairn_memtable_bytes "));
+    assert_non_null(strstr(body, "cairn_commitlog_bytes "));
+    assert_non_null(strstr(body, "cairn_sstables "));
+    assert_non_null(strstr(body, "cairn_pending_compactions "));
+    assert_non_null(strstr(body, "cairn_memory_bytes{subsystem=\"server\"}"));
+    assert_int_equal(tc_http_get(PORT(11) + 2, "/nope", body, 1 << 20), 404);
+    free(body);
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_schema),    cmocka_unit_test(test_write_read),
-        cmocka_unit_test(test_paging),    cmocka_unit_test(test_ttl),
-        cmocka_unit_test(test_deletes),   cmocka_unit_test(test_restart),
-        cmocka_unit_test(test_bad_input), cmocka_unit_test(test_inflight),
+        cmocka_unit_test(test_schema),
+        cmocka_unit_test(test_write_read),
+        cmocka_unit_test(test_paging),
+        cmocka_unit_test(test_ttl),
+        cmocka_unit_test(test_deletes),
+        cmocka_unit_test(test_restart),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_inflight),
+        cmocka_unit_test(test_sigterm_under_load),
+        cmocka_unit_test(test_port_after_replay),
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_http),
     };
 
     /* CAIRN_TEST_FILTER=test_name runs one test (a glob, as cmocka takes). */
