@@ -1179,6 +1179,110 @@ static void test_http(void **state)
     assert_int_equal(tc_stop(pid, SIGTERM), 0);
 }
 
+/* ---- a client that never reads its answers, at shutdown ---- */
+
+/* metric -- the value of the Prometheus line starting with `name`. */
+static long metric(uint16_t port, const char *name)
+{
+    char *body = malloc(1 << 20), *p;
+    long v = -1;
+
+    assert_int_equal(tc_http_get(port + 2, "/metrics", body, 1 << 20), 200);
+    p = strstr(body, name);
+    if (p)
+        v = atol(p + strlen(name));
+    free(body);
+    return v;
+}
+
+/* stuck_client -- ask for far more answer bytes than sockets buffer. */
+static int stuck_client(uint16_t port)
+{
+    Cairn__Read rd = CAIRN__READ__INIT;
+    Cairn__Request rq = CAIRN__REQUEST__INIT;
+    int fd = tc_open(port);
+    long before = metric(port, "cairn_requests_total{op=\"read\"} ");
+
+    rd.keyspace = "ks1";
+    rd.table = "t";
+    rd.pkey = bytes_of("fat");
+    rq.op_case = CAIRN__REQUEST__OP_READ;
+    rq.read = &rd;
+    for (int i = 0; i < 40; i++) {
+        rq.id = (uint64_t)i + 1;
+        assert_int_equal(tc_send_msg(fd, &rq.base), 0);
+    }
+    /* Wait (bounded) until the node has answered some of them. */
+    for (int i = 0; i < 2000; i++) {
+        if (metric(port, "cairn_requests_total{op=\"read\"} ") >= before + 2)
+            return fd;
+        usleep(10000);
+    }
+    fail_msg("the node answered no read");
+    return -1;
+}
+
+static void fill_fat(int fd)
+{
+    char *v = malloc(4097);
+
+    memset(v, 'f', 4096);
+    v[4096] = '\0';
+    for (int i = 0; i < 300; i++) {
+        char ck[16];
+        snprintf(ck, sizeof(ck), "r%04d", i);
+        assert_int_equal(tc_put(fd, "ks1", "t", "fat", ck, "v", v), 0);
+    }
+    free(v);
+}
+
+static void test_shutdown_stuck_client(void **state)
+{
+    static const char *const patient[] = {"--sync", "group",
+                                          "--drain-timeout-ms", "600000", NULL};
+    static const char *const brisk[] = {"--sync", "group", "--drain-timeout-ms",
+                                        "200", NULL};
+    char dir[256], body[256], val[64];
+    pid_t pid;
+    int fd, stuck;
+
+    (void)state;
+    tc_tmpdir("stuck", dir, sizeof(dir));
+    pid = tc_start(dir, PORT(12), patient);
+    fd = setup_table(PORT(12), 0);
+    fill_fat(fd);
+    close(fd);
+
+    /* Drain waits for the stuck client; a second signal ends it now. */
+    stuck = stuck_client(PORT(12));
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 2000; i++) {
+        if (tc_http_get(PORT(12) + 2, "/health", body, sizeof(body)) == 503)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(tc_http_get(PORT(12) + 2, "/health", body, sizeof(body)),
+                     503);
+    assert_int_equal(tc_stop(pid, SIGTERM), 1);
+    close(stuck);
+
+    /* With a short drain timeout the node closes it and exits cleanly. */
+    pid = tc_start(dir, PORT(12), brisk);
+    fd = tc_open(PORT(12));
+    assert_int_equal(tc_put(fd, "ks1", "t", "p", "", "v", "acked"), 0);
+    close(fd);
+    stuck = stuck_client(PORT(12));
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+    assert_true(tc_closed(stuck, TC_TIMEOUT_MS));
+    close(stuck);
+    pid = tc_start(dir, PORT(12), brisk);
+    fd = tc_open(PORT(12));
+    assert_int_equal(tc_get(fd, "ks1", "t", "p", "", "v", val, sizeof(val)), 1);
+    assert_string_equal(val, "acked");
+    close(fd);
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1194,6 +1298,7 @@ int main(void)
         cmocka_unit_test(test_port_after_replay),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_http),
+        cmocka_unit_test(test_shutdown_stuck_client),
     };
 
     /* CAIRN_TEST_FILTER=test_name runs one test (a glob, as cmocka takes). */
