@@ -7,6 +7,7 @@
  */
 #include "server/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -19,7 +20,15 @@
 #include "common/err.h"
 #include "common/mem.h"
 
-enum cfg_type { CT_STR, CT_U32, CT_BOOL, CT_SYNC, CT_SEEDS, CT_LOGLEVEL };
+enum cfg_type {
+    CT_STR,
+    CT_ADDR,
+    CT_U32,
+    CT_BOOL,
+    CT_SYNC,
+    CT_SEEDS,
+    CT_LOGLEVEL
+};
 
 struct cfg_setting {
     const char *key;  /* YAML key */
@@ -38,7 +47,7 @@ struct cfg_setting {
 static const struct cfg_setting cfg_settings[] = {
     {"cluster_name", "cluster-name", CT_STR, F(cluster_name), S(cluster_name),
      1, 0, "name every node of the cluster shares (cairn)"},
-    {"listen_address", "listen", CT_STR, F(listen_address), S(listen_address),
+    {"listen_address", "listen", CT_ADDR, F(listen_address), S(listen_address),
      1, 0, "IPv4 address to listen on (127.0.0.1)"},
     {"port", "port", CT_U32, F(port), 0, 1, 65533,
      "base port: clients, peers +1, HTTP +2 (9470)"},
@@ -233,10 +242,15 @@ static int cfg_apply(struct config *c, const struct cfg_setting *s,
                      const char *v)
 {
     char *field = (char *)c + s->off;
+    struct in_addr addr;
     uint32_t u;
     int b;
 
     switch (s->type) {
+    case CT_ADDR:
+        if (inet_pton(AF_INET, v, &addr) != 1)
+            return -EINVAL;
+        __attribute__((fallthrough)); /* stored as text */
     case CT_STR:
         if (strlen(v) < s->min || strlen(v) >= s->size)
             return -EINVAL;
@@ -269,6 +283,8 @@ static const char *cfg_expect(const struct cfg_setting *s)
     switch (s->type) {
     case CT_STR:
         return s->min ? "a non-empty string" : "a string";
+    case CT_ADDR:
+        return "an IPv4 address such as 127.0.0.1";
     case CT_U32:
         snprintf(why, sizeof(why), "an integer from %u to %u", s->min, s->max);
         return why;

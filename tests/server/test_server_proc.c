@@ -38,6 +38,29 @@ static ProtobufCBinaryData bytes_of(const char *s)
     return (ProtobufCBinaryData){strlen(s), (uint8_t *)s};
 }
 
+/* num_after -- the decimal number in `b` after its first `skip` bytes. */
+static int num_after(const ProtobufCBinaryData *b, size_t skip)
+{
+    char text[32];
+
+    if (b->len <= skip || b->len - skip >= sizeof(text))
+        return -1;
+    memcpy(text, b->data + skip, b->len - skip);
+    text[b->len - skip] = '\0';
+    return atoi(text);
+}
+
+/* keep_state -- copy a paging state out of an answer about to be freed. */
+static ProtobufCBinaryData keep_state(uint8_t **held,
+                                      const ProtobufCBinaryData *ps)
+{
+    free(*held);
+    *held = malloc(ps->len + 1);
+    if (ps->len)
+        memcpy(*held, ps->data, ps->len);
+    return (ProtobufCBinaryData){ps->len, *held};
+}
+
 /* setup_table -- keyspace ks1 (rf 1) and table ks1.t on a fresh node. */
 static int setup_table(uint16_t port, uint32_t ttl)
 {
@@ -293,10 +316,7 @@ static void page_partition(int fd, int rows, uint32_t page)
             assert_int_equal(r->read->rows[i]->ck.len, strlen(want));
             assert_memory_equal(r->read->rows[i]->ck.data, want, strlen(want));
         }
-        free(held);
-        held = malloc(r->read->paging_state.len + 1);
-        memcpy(held, r->read->paging_state.data, r->read->paging_state.len);
-        ps = (ProtobufCBinaryData){r->read->paging_state.len, held};
+        ps = keep_state(&held, &r->read->paging_state);
         pages++;
         tc_free(r);
         assert_true(pages <= rows / (int)page + 2);
@@ -333,17 +353,14 @@ static void scan_all(int fd, uint32_t page, int parts, int rows_each)
         assert_int_equal(tc_rc(r), 0);
         for (size_t i = 0; i < r->scan->n_partitions; i++) {
             Cairn__PartitionRows *p = r->scan->partitions[i];
-            int k = atoi((const char *)p->pkey.data + 1);
+            int k = num_after(&p->pkey, 1);
             assert_true(p->token >= last_token);
             last_token = p->token;
             assert_true(k >= 0 && k < parts);
             seen[k] += (int)p->n_rows;
             total += (int)p->n_rows;
         }
-        free(held);
-        held = malloc(r->scan->paging_state.len + 1);
-        memcpy(held, r->scan->paging_state.data, r->scan->paging_state.len);
-        ps = (ProtobufCBinaryData){r->scan->paging_state.len, held};
+        ps = keep_state(&held, &r->scan->paging_state);
         tc_free(r);
     } while (ps.len > 0);
     free(held);
@@ -948,14 +965,11 @@ static void read_partition(int fd, const char *pk, char *have)
         r = tc_read(fd, &rd);
         assert_int_equal(tc_rc(r), 0);
         for (size_t i = 0; i < r->read->n_rows; i++) {
-            int seq = atoi((const char *)r->read->rows[i]->ck.data + 1);
+            int seq = num_after(&r->read->rows[i]->ck, 1);
             assert_true(seq >= 0 && seq < LOAD_MAX);
             have[seq] = 1;
         }
-        free(held);
-        held = malloc(r->read->paging_state.len + 1);
-        memcpy(held, r->read->paging_state.data, r->read->paging_state.len);
-        ps = (ProtobufCBinaryData){r->read->paging_state.len, held};
+        ps = keep_state(&held, &r->read->paging_state);
         tc_free(r);
     } while (ps.len > 0);
     free(held);

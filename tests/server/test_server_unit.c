@@ -87,6 +87,8 @@ static void test_config_refusals(void **state)
     refuses(2, (char *[]){"s", "--log-json=maybe", NULL}, "log_json");
     refuses(3, (char *[]){"s", "--num-tokens", "99999999999", NULL},
             "num_tokens");
+    refuses(3, (char *[]){"s", "--listen", "localhost", NULL},
+            "listen_address");
     refuses(2, (char *[]){"s", "--frobnicate", NULL}, "--frobnicate");
     refuses(2, (char *[]){"s", "--port", NULL}, "--port");
     refuses(2, (char *[]){"s", "stray", NULL}, "stray");
