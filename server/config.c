@@ -341,6 +341,37 @@ static int cfg_yaml_seq(yaml_parser_t *p, char *out, size_t size)
     }
 }
 
+/*
+ * cfg_yaml_seed_provider -- Cassandra's nested form,
+ *   seed_provider: [{class_name: ..., parameters: [{seeds: "a,b"}]}]
+ * walked to the end of the structure that `first` opened; the scalar
+ * after a "seeds" key is the list. 0, or -EINVAL when there is none.
+ */
+static int cfg_yaml_seed_provider(yaml_parser_t *p, char *out, size_t size)
+{
+    int depth = 1, after_key = 0, found = 0;
+
+    while (depth > 0) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(p, &ev))
+            return -EINVAL;
+        if (ev.type == YAML_SEQUENCE_START_EVENT ||
+            ev.type == YAML_MAPPING_START_EVENT)
+            depth++;
+        else if (ev.type == YAML_SEQUENCE_END_EVENT ||
+                 ev.type == YAML_MAPPING_END_EVENT)
+            depth--;
+        if (ev.type == YAML_SCALAR_EVENT && after_key && !found) {
+            snprintf(out, size, "%s", (const char *)ev.data.scalar.value);
+            found = 1;
+        }
+        after_key = ev.type == YAML_SCALAR_EVENT &&
+                    strcmp((const char *)ev.data.scalar.value, "seeds") == 0;
+        yaml_event_delete(&ev);
+    }
+    return found ? 0 : -EINVAL;
+}
+
 /* cfg_yaml_value -- read the value after `key` and apply it. */
 static int cfg_yaml_value(struct config *c, yaml_parser_t *p, const char *path,
                           const char *key)
@@ -355,6 +386,11 @@ static int cfg_yaml_value(struct config *c, yaml_parser_t *p, const char *path,
     line = (int)ev.start_mark.line + 1;
     if (ev.type == YAML_SCALAR_EVENT) {
         snprintf(val, sizeof(val), "%s", (const char *)ev.data.scalar.value);
+    } else if (strcmp(key, "seed_provider") == 0 &&
+               (ev.type == YAML_SEQUENCE_START_EVENT ||
+                ev.type == YAML_MAPPING_START_EVENT)) {
+        rc = cfg_yaml_seed_provider(p, val, sizeof(val));
+        key = "seeds";
     } else if (ev.type == YAML_SEQUENCE_START_EVENT) {
         rc = cfg_yaml_seq(p, val, sizeof(val));
     } else {
