@@ -1297,6 +1297,81 @@ static void test_shutdown_stuck_client(void **state)
     assert_int_equal(tc_stop(pid, SIGTERM), 0);
 }
 
+/* ---- connection and frame limits ---- */
+
+static void test_limits(void **state)
+{
+    static const char *const extra[] = {
+        "--sync", "none", "--max-connections", "2", "--max-frame-bytes",
+        "1024",   NULL};
+    char dir[256], val[1500];
+    Cairn__Response *r;
+    pid_t pid;
+    int a, b, c = -1;
+
+    (void)state;
+    tc_tmpdir("limits", dir, sizeof(dir));
+    pid = tc_start(dir, PORT(13), extra);
+    a = setup_table(PORT(13), 0);
+    b = tc_open(PORT(13));
+
+    /* A third connection is refused with a reason, then closed. */
+    c = tc_connect(PORT(13));
+    assert_true(c >= 0);
+    r = tc_recv(c);
+    assert_non_null(r);
+    assert_int_equal(r->id, 0);
+    assert_int_equal(tc_rc(r), CAIRN_EOVERLOADED);
+    tc_free(r);
+    assert_true(tc_closed(c, TC_TIMEOUT_MS));
+    close(c);
+
+    /* Once one closes, a new one is let in (the node sees the close
+     * asynchronously, so knock a bounded number of times). */
+    close(b);
+    for (int i = 0; i < 2000; i++) {
+        Cairn__HandshakeReply *h;
+        c = tc_connect(PORT(13));
+        h = tc_handshake(c, 1, "cairn");
+        if (h && !h->error) {
+            cairn__handshake_reply__free_unpacked(h, NULL);
+            break;
+        }
+        if (h)
+            cairn__handshake_reply__free_unpacked(h, NULL);
+        close(c);
+        c = -1;
+        usleep(10000);
+    }
+    assert_true(c >= 0);
+    assert_int_equal(tc_put(c, "ks1", "t", "p", "", "v", "fits"), 0);
+
+    /* A frame over --max-frame-bytes: an error, then the close. */
+    memset(val, 'x', sizeof(val) - 1);
+    val[sizeof(val) - 1] = '\0';
+    {
+        Cairn__Request rq = CAIRN__REQUEST__INIT;
+        Cairn__Write w = CAIRN__WRITE__INIT;
+        Cairn__Mutation m = tc_cell("", "v", val, 0, 0), *mp = &m;
+        w.keyspace = "ks1";
+        w.table = "t";
+        w.pkey = bytes_of("p");
+        w.n_mutations = 1;
+        w.mutations = &mp;
+        rq.id = 9;
+        rq.op_case = CAIRN__REQUEST__OP_WRITE;
+        rq.write = &w;
+        assert_int_equal(tc_send_msg(a, &rq.base), 0);
+    }
+    expect_error(a, 0, CAIRN_ETOOBIG);
+    assert_true(tc_closed(a, TC_TIMEOUT_MS));
+    close(a);
+    assert_int_equal(tc_get(c, "ks1", "t", "p", "", "v", val, sizeof(val)), 1);
+    assert_string_equal(val, "fits");
+    close(c);
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1313,6 +1388,7 @@ int main(void)
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_http),
         cmocka_unit_test(test_shutdown_stuck_client),
+        cmocka_unit_test(test_limits),
     };
 
     /* CAIRN_TEST_FILTER=test_name runs one test (a glob, as cmocka takes). */
