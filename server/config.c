@@ -580,16 +580,28 @@ int config_parse_args(struct config *c, int argc, char **argv)
     return rc;
 }
 
+static const char *cfg_arg(enum cfg_type t)
+{
+    static const char *const args[] = {"TEXT", "ADDR", "N",    "[=BOOL]",
+                                       "MODE", "LIST", "LEVEL"};
+
+    return args[t];
+}
+
 void config_usage(int fd)
 {
     dprintf(fd, "usage: cairn-server [--config FILE] [--FLAG VALUE]...\n"
-                "Every setting may come from the YAML file (key) or a flag;"
-                " flags win.\n\n"
-                "  --config FILE                 YAML settings file\n");
+                "Every setting may come from the YAML file (its key) or a "
+                "flag; flags win.\n\n"
+                "  --config FILE              YAML settings file\n");
     for (size_t i = 0; i < CFG_NSETTINGS; i++) {
         const struct cfg_setting *s = &cfg_settings[i];
-        dprintf(fd, "  --%-28s %s\n      (yaml: %s)\n", s->flag, s->help,
+        char flag[64];
+        snprintf(flag, sizeof(flag), "%s%s%s", s->flag,
+                 s->type == CT_BOOL ? "" : " ", cfg_arg(s->type));
+        dprintf(fd, "  --%-24s %s\n  %27s yaml: %s\n", flag, s->help, "",
                 s->key);
     }
-    dprintf(fd, "  --help, --version\n");
+    dprintf(fd, "  --help, --version\n\nExit status: 0 clean stop, 1 "
+                "failure (see the log), 2 bad flag or setting.\n");
 }
