@@ -1201,10 +1201,13 @@ static long metric(uint16_t port, const char *name)
     char *body = malloc(1 << 20), *p;
     long v = -1;
 
+    char line[128];
+
     assert_int_equal(tc_http_get(port + 2, "/metrics", body, 1 << 20), 200);
-    p = strstr(body, name);
+    snprintf(line, sizeof(line), "\n%s", name); /* not the HELP line */
+    p = strstr(body, line);
     if (p)
-        v = atol(p + strlen(name));
+        v = atol(p + strlen(line));
     free(body);
     return v;
 }
@@ -1372,6 +1375,105 @@ static void test_limits(void **state)
     assert_int_equal(tc_stop(pid, SIGTERM), 0);
 }
 
+/* ---- many flushes: memtables far smaller than the data ---- */
+
+enum { FAT_ROWS = 1500, FAT_VALUE = 2048 };
+
+/* fat_writer -- FAT_ROWS rows of FAT_VALUE bytes, 16 in flight. */
+static void *fat_writer(void *arg)
+{
+    struct loader *l = arg;
+    char *val = malloc(FAT_VALUE + 1), pk[16];
+    int fd = tc_open(l->port), next = 0, out = 0;
+
+    memset(val, 'a' + l->k, FAT_VALUE);
+    val[FAT_VALUE] = '\0';
+    snprintf(pk, sizeof(pk), "m%d", l->k);
+    while (next < FAT_ROWS || out > 0) {
+        Cairn__Response *r;
+        while (out < LOAD_WINDOW && next < FAT_ROWS) {
+            Cairn__Request rq = CAIRN__REQUEST__INIT;
+            Cairn__Write w = CAIRN__WRITE__INIT;
+            Cairn__Mutation m, *mp = &m;
+            char ck[16];
+            snprintf(ck, sizeof(ck), "k%05d", next);
+            m = tc_cell(ck, "v", val, 0, 0);
+            w.keyspace = "ks1";
+            w.table = "t";
+            w.pkey = bytes_of(pk);
+            w.n_mutations = 1;
+            w.mutations = &mp;
+            rq.id = (uint64_t)++next;
+            rq.op_case = CAIRN__REQUEST__OP_WRITE;
+            rq.write = &w;
+            tc_send_msg(fd, &rq.base);
+            out++;
+        }
+        r = tc_recv(fd);
+        if (r == NULL)
+            break;
+        out--;
+        if (tc_rc(r) == 0)
+            l->nacked++;
+        else
+            l->errors++;
+        tc_free(r);
+    }
+    free(val);
+    close(fd);
+    return NULL;
+}
+
+static void check_fat(uint16_t port)
+{
+    char *have = calloc(LOAD_MAX, 1);
+    int fd = tc_open(port);
+
+    for (int k = 0; k < 2; k++) {
+        char pk[16];
+        snprintf(pk, sizeof(pk), "m%d", k);
+        memset(have, 0, LOAD_MAX);
+        read_partition(fd, pk, have);
+        for (int i = 0; i < FAT_ROWS; i++)
+            if (!have[i])
+                fail_msg("row %s/k%05d missing", pk, i);
+    }
+    free(have);
+    close(fd);
+}
+
+static void test_small_memtables(void **state)
+{
+    static const char *const extra[] = {
+        "--sync", "group", "--memtable-mb", "1", "--memtable-total-mb",
+        "2",      NULL};
+    struct loader l[2];
+    pthread_t th[2];
+    char dir[256];
+    pid_t pid;
+
+    (void)state;
+    tc_tmpdir("flushes", dir, sizeof(dir));
+    pid = tc_start(dir, PORT(14), extra);
+    close(setup_table(PORT(14), 0));
+    for (int i = 0; i < 2; i++) {
+        l[i] = (struct loader){PORT(14), i, NULL, 0, 0};
+        pthread_create(&th[i], NULL, fat_writer, &l[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(l[i].errors, 0);
+        assert_int_equal(l[i].nacked, FAT_ROWS);
+    }
+    /* 6 MiB through 1 MiB memtables: flushed to sstables on the way. */
+    assert_true(metric(PORT(14), "cairn_sstables ") >= 1);
+    check_fat(PORT(14));
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+    pid = tc_start(dir, PORT(14), extra);
+    check_fat(PORT(14));
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1389,6 +1491,7 @@ int main(void)
         cmocka_unit_test(test_http),
         cmocka_unit_test(test_shutdown_stuck_client),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_small_memtables),
     };
 
     /* CAIRN_TEST_FILTER=test_name runs one test (a glob, as cmocka takes). */
