@@ -247,6 +247,16 @@ static void test_write_read(void **state)
                      1);
     assert_string_equal(val, "2");
 
+    /* The row with the empty key alone, beside rows with keys. */
+    assert_int_equal(tc_put(fd, "ks1", "t", "p1", "", "x", "empty"), 0);
+    assert_int_equal(tc_get(fd, "ks1", "t", "p1", "", "x", val, sizeof(val)),
+                     1); /* tc_get checks that every row it got has key "" */
+    assert_string_equal(val, "empty");
+    r = read_rows(fd, "p1", NULL, NULL, 0, (ProtobufCBinaryData){0, NULL});
+    row_cks(r, cks, sizeof(cks));
+    assert_string_equal(cks, ",a,b,c,");
+    tc_free(r);
+
     /* Client timestamps: an older write loses to a newer one. */
     m[0] = tc_cell("r", "x", "new", 2000, 0);
     assert_int_equal(tc_write(fd, "ks1", "t", "ts", m, 1), 0);
@@ -300,14 +310,22 @@ static void fill_partition(int fd, const char *pk, int rows)
     }
 }
 
-static void page_partition(int fd, int rows, uint32_t page)
+/*
+ * page_slice -- rows first..last of "big", `page` at a time, in order;
+ * asked for as a slice, or (bounded 0) as the whole partition.
+ */
+static void page_slice(int fd, int first, int last, uint32_t page, int bounded)
 {
     ProtobufCBinaryData ps = {0, NULL};
     uint8_t *held = NULL;
-    int seen = 0, pages = 0;
+    char from[16], to[16];
+    int seen = first, pages = 0;
 
+    snprintf(from, sizeof(from), "r%06d", first);
+    snprintf(to, sizeof(to), "r%06d", last);
     do {
-        Cairn__Response *r = read_rows(fd, "big", NULL, NULL, page, ps);
+        Cairn__Response *r = read_rows(fd, "big", bounded ? from : NULL,
+                                       bounded ? to : NULL, page, ps);
         assert_int_equal(tc_rc(r), 0);
         assert_true(r->read->n_rows <= page);
         for (size_t i = 0; i < r->read->n_rows; i++, seen++) {
@@ -319,10 +337,15 @@ static void page_partition(int fd, int rows, uint32_t page)
         ps = keep_state(&held, &r->read->paging_state);
         pages++;
         tc_free(r);
-        assert_true(pages <= rows / (int)page + 2);
+        assert_true(pages <= (last - first + 1) / (int)page + 2);
     } while (ps.len > 0);
     free(held);
-    assert_int_equal(seen, rows);
+    assert_int_equal(seen, last + 1);
+}
+
+static void page_partition(int fd, int rows, uint32_t page)
+{
+    page_slice(fd, 0, rows - 1, page, 0);
 }
 
 static Cairn__Response *scan_page(int fd, uint32_t page, ProtobufCBinaryData ps)
@@ -381,8 +404,10 @@ static void test_paging(void **state)
     pid = tc_start(dir, PORT(2), sync_none);
     fd = setup_table(PORT(2), 0);
     fill_partition(fd, "big", 2000);
-    page_partition(fd, 2000, 100); /* 20 full pages */
-    page_partition(fd, 2000, 7);   /* pages that end mid-way */
+    page_partition(fd, 2000, 100);    /* 20 full pages */
+    page_partition(fd, 2000, 7);      /* pages that end mid-way */
+    page_slice(fd, 100, 499, 33, 1);  /* a slice, paged */
+    page_slice(fd, 1999, 1999, 5, 1); /* one row */
     for (int k = 0; k < 150; k++) {
         char pk[16];
         Cairn__Mutation m[3] = {tc_cell("a", "c", "1", 0, 0),
