@@ -113,6 +113,27 @@ static void srv_storage_options(const struct config *c,
     o->quarantine_corrupt_log = c->quarantine_corrupt_log;
 }
 
+/* srv_open_hint -- what an operator can do about a failed open. */
+static const char *srv_open_hint(int rc)
+{
+    switch (rc) {
+    case -EBUSY:
+        return "another cairn-server uses this data_dir: stop it or pick "
+               "another --data-dir";
+    case CAIRN_ECORRUPT:
+        return "restore the named file, or start with "
+               "--quarantine-corrupt-log to set a damaged commit log "
+               "segment aside";
+    case -ENOSPC:
+        return "free disk space and start again";
+    case -EACCES:
+    case -EPERM:
+        return "check the permissions of data_dir and commitlog_dir";
+    default:
+        return "check the disk and the paths";
+    }
+}
+
 /* srv_open -- engine, schema, node; logs and returns <0 on failure. */
 static int srv_open(struct srv *s)
 {
@@ -133,8 +154,8 @@ static int srv_open(struct srv *s)
              s->cfg->data_dir);
     rc = storage_open(&o, &s->st);
     if (rc < 0) {
-        log_error("server", "cannot open storage: %s (%s)", err_msg(),
-                  err_name(rc));
+        log_error("server", "cannot open storage: %s (%s); %s", err_msg(),
+                  err_name(rc), srv_open_hint(rc));
         return rc;
     }
     rc = schema_open(s->cfg->data_dir, &s->sc);

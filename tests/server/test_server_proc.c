@@ -1166,6 +1166,25 @@ static void test_config(void **state)
     assert_string_equal(h->cluster_name, "testcluster");
     cairn__handshake_reply__free_unpacked(h, NULL);
     close(fd);
+
+    /* A second node on the same data directory refuses to start. */
+    {
+        char dir2[300], log[320], text[4096] = "";
+        FILE *f;
+        size_t n;
+        snprintf(dir2, sizeof(dir2), "%s", dir);
+        snprintf(log, sizeof(log), "%s-second.log", dir);
+        assert_int_equal(
+            tc_wait_exit(tc_spawn(dir2, PORT(10) + 5, sync_none, log)), 1);
+        f = fopen(log, "r");
+        assert_non_null(f);
+        n = fread(text, 1, sizeof(text) - 1, f);
+        text[n] = '\0';
+        fclose(f);
+        unlink(log);
+        assert_non_null(strstr(text, "another cairn-server"));
+    }
+
     assert_int_equal(tc_stop(pid, SIGINT), 0);
 
     /* A flag beats the file. */
