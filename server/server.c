@@ -223,6 +223,24 @@ static void srv_on_poll(uv_timer_t *t)
     uv_close((uv_handle_t *)&s->sigint, NULL);
 }
 
+/* A signal that came while the engine was opening, before libuv's. */
+static volatile sig_atomic_t srv_early_signal;
+
+static void srv_note_signal(int sig)
+{
+    srv_early_signal = sig;
+}
+
+static void srv_catch_early(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = srv_note_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
 static void srv_on_signal(uv_signal_t *h, int sig)
 {
     struct srv *s = h->data;
@@ -254,6 +272,8 @@ static void srv_wait(struct srv *s)
     s->sigterm.data = s->sigint.data = s->poll.data = s;
     uv_signal_start(&s->sigterm, srv_on_signal, SIGTERM);
     uv_signal_start(&s->sigint, srv_on_signal, SIGINT);
+    if (srv_early_signal)
+        srv_on_signal(&s->sigterm, srv_early_signal); /* during startup */
     uv_run(&s->main, UV_RUN_DEFAULT);
     uv_loop_close(&s->main);
 }
@@ -282,6 +302,7 @@ int server_run(const struct config *cfg)
     snprintf(node, sizeof(node), "%s:%u", cfg->listen_address, cfg->port);
     log_set_node(node);
     signal(SIGPIPE, SIG_IGN);
+    srv_catch_early();
     metrics_init();
     rc = http_start(cfg->listen_address, (uint16_t)(cfg->port + 2), &s.http);
     if (rc < 0) {
