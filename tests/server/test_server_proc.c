@@ -31,6 +31,14 @@
 
 #define PORT(k) ((uint16_t)(21000 + 10 * (k)))
 
+/* scale -- CAIRN_LONG_TESTS=1 makes the randomised parts 10 times longer. */
+static int scale(int n)
+{
+    const char *e = getenv("CAIRN_LONG_TESTS");
+
+    return e && strcmp(e, "1") == 0 ? n * 10 : n;
+}
+
 static const char *const sync_none[] = {"--sync", "none", NULL};
 
 static ProtobufCBinaryData bytes_of(const char *s)
@@ -810,9 +818,13 @@ static void reused_ids(uint16_t port)
 
 static void random_garbage(uint16_t port)
 {
-    unsigned seed = 42;
+    unsigned seed =
+        getenv("CAIRN_SEED") ? (unsigned)atoi(getenv("CAIRN_SEED")) : 42;
 
-    for (int i = 0; i < 30; i++) {
+    print_message("random garbage seed %u (CAIRN_SEED=%u repeats it)\n", seed,
+                  seed);
+
+    for (int i = 0; i < scale(30); i++) {
         int fd = (i % 2) ? tc_open(port) : tc_connect(port);
         if (i % 3 == 0) {
             uint8_t hdr[4] = {0, 0, 0, (uint8_t)(20 + i)};
@@ -1026,9 +1038,10 @@ static void test_sigterm_under_load(void **state)
         l[i] = (struct loader){PORT(8), i, calloc(LOAD_MAX, 1), 0, 0};
         pthread_create(&th[i], NULL, loader, &l[i]);
     }
-    for (int waited = 0; total_acked(l) < 1500 && waited < 2000; waited++)
+    for (int waited = 0; total_acked(l) < scale(1500) && waited < 6000;
+         waited++)
         usleep(10000);
-    assert_true(total_acked(l) >= 1500);
+    assert_true(total_acked(l) >= scale(1500));
     assert_int_equal(tc_stop(pid, SIGTERM), 0);
     for (int i = 0; i < LOAD_THREADS; i++)
         pthread_join(th[i], NULL);
