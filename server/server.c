@@ -312,16 +312,18 @@ int server_run(const struct config *cfg)
     rc = srv_open(&s);
     if (rc == 0) {
         http_set_sources(s.http, s.st, s.sc);
+        /* Serving from the moment the port can accept a connection. */
+        http_set_state(s.http, HTTP_SERVING);
         rc = srvloop_start(cfg, s.node, s.host_id, &s.loops);
         if (rc < 0)
             log_error("server", "%s", err_msg());
     }
     if (rc < 0) {
+        http_set_state(s.http, HTTP_DRAINING);
         srv_close(&s);
         http_stop(s.http);
         return 1;
     }
-    http_set_state(s.http, HTTP_SERVING);
     srv_log_start(&s);
     srv_wait(&s);
     srvloop_free(s.loops);
