@@ -284,11 +284,10 @@ static void srv_log_start(const struct srv *s)
     static const char *const sync[] = {"group", "periodic", "none"};
 
     log_info("server",
-             "serving cluster=%s clients=%s:%u peers=%s:%u "
-             "http=%s:%u data_dir=%s loops=%d sync=%s",
+             "serving cluster=%s clients=%s:%u http=%s:%u data_dir=%s "
+             "loops=%d sync=%s (peer port %u is reserved for the ring)",
              c->cluster_name, c->listen_address, c->port, c->listen_address,
-             c->port + 1, c->listen_address, c->port + 2, c->data_dir,
-             s->loops->n, sync[c->sync]);
+             c->port + 2, c->data_dir, s->loops->n, sync[c->sync], c->port + 1);
 }
 
 int server_run(const struct config *cfg)
