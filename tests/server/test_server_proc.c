@@ -1045,8 +1045,10 @@ static void test_sigterm_under_load(void **state)
         usleep(10000);
     assert_true(total_acked(l) >= scale(1500));
     assert_int_equal(tc_stop(pid, SIGTERM), 0);
-    for (int i = 0; i < LOAD_THREADS; i++)
+    for (int i = 0; i < LOAD_THREADS; i++) {
         pthread_join(th[i], NULL);
+        assert_int_equal(l[i].errors, 0); /* in flight: answered, not failed */
+    }
 
     pid = tc_start(dir, PORT(8), group);
     fd = tc_open(PORT(8));
