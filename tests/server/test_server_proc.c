@@ -868,8 +868,8 @@ static void test_bad_input(void **state)
 
 static void test_inflight(void **state)
 {
-    static const char *const extra[] = {"--sync", "none", "--max-inflight", "4",
-                                        NULL};
+    static const char *const extra[] = {
+        "--sync", "none", "--max-inflight", "4", "--loops", "1", NULL};
     enum { N = 600 };
     uint8_t *all = NULL;
     size_t total = 0;
@@ -1025,7 +1025,9 @@ static int total_acked(struct loader *l)
 
 static void test_sigterm_under_load(void **state)
 {
-    static const char *const group[] = {"--sync", "group", NULL};
+    /* More loops than cores: the drain must cover every one of them. */
+    static const char *const group[] = {"--sync", "group", "--loops", "3",
+                                        NULL};
     struct loader l[LOAD_THREADS];
     pthread_t th[LOAD_THREADS];
     char dir[256], *have;
