@@ -32,9 +32,9 @@ struct cairn_future {
 
 static _Thread_local int on_io_thread;
 
-void cairn__set_io_thread(void)
+void cairn__set_io_thread(int on)
 {
-    on_io_thread = 1;
+    on_io_thread = on;
 }
 
 int cairn__on_io_thread(void)

@@ -101,8 +101,9 @@ int cairn__future_sync(cairn_future_t *f, cairn_result_t **out);
  * thread, where blocking is forbidden. */
 int cairn__on_io_thread(void);
 
-/* cairn__set_io_thread -- mark the calling thread as an I/O thread. */
-void cairn__set_io_thread(void);
+/* cairn__set_io_thread -- mark (on) or unmark the calling thread as an
+ * I/O thread. */
+void cairn__set_io_thread(int on);
 
 /* ---- the I/O side (io.c) ---- */
 

@@ -310,7 +310,8 @@ static int conn_write(struct conn *cn, struct req *r, uint8_t *owned,
 
 static void dispatch(struct cairn_client *c)
 {
-    if (c->dispatching)
+    /* While stopping, loop_stop() fails the queue with CLOSED itself. */
+    if (c->dispatching || c->stopping)
         return;
     c->dispatching = 1;
     while (!list_empty(&c->waitq)) {
@@ -694,7 +695,7 @@ static void io_main(void *arg)
 {
     struct cairn_client *c = arg;
 
-    cairn__set_io_thread();
+    cairn__set_io_thread(1);
     for (size_t i = 0; i < c->nconns; i++)
         conn_start(&c->conns[i]);
     uv_run(&c->loop, UV_RUN_DEFAULT);
