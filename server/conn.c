@@ -1,0 +1,511 @@
+/*
+ * conn.c -- one client connection on its loop (loop.h).
+ *
+ * Input: bytes -> frame decoder -> handshake, then requests. Each request
+ * becomes a call handed to the node; up to max_inflight calls per
+ * connection, and while that many are out (or too many answer bytes wait
+ * to be written) the connection stops reading, which is the backpressure
+ * a client feels. Answers go out in completion order.
+ *
+ * What closes a connection: a frame over the size limit (after an error
+ * answer: the stream cannot be trusted), a first frame that is not an
+ * acceptable handshake (after a HandshakeReply with the error), too many
+ * undecodable frames, an I/O error, or draining. Nothing a client sends
+ * affects any other connection.
+ */
+#include "server/loop.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "proto/common.pb-c.h"
+#include "server/node.h"
+#include "server/validate.h"
+
+#define CONN_PROTOCOL_VERSION 1
+#define CONN_MAX_BAD_FRAMES   8          /* undecodable frames before closing */
+#define CONN_OUT_LIMIT        (8u << 20) /* unwritten answer bytes: stop reading */
+
+struct conn_write {
+    uv_write_t req;
+    struct conn *cn;
+    uint8_t *frame;
+    size_t n;
+};
+
+static void conn_process(struct conn *cn);
+static void conn_start_reading(struct conn *cn);
+
+static void conn_unlink(struct conn *cn)
+{
+    if (cn->prev)
+        cn->prev->next = cn->next;
+    else
+        cn->lp->conns = cn->next;
+    if (cn->next)
+        cn->next->prev = cn->prev;
+    cn->next = cn->prev = NULL;
+}
+
+/* conn_maybe_free -- free once the handle is closed and no call is out. */
+static void conn_maybe_free(struct conn *cn)
+{
+    struct srv_loop *lp = cn->lp;
+
+    if (!cn->handle_gone || cn->ninflight > 0)
+        return;
+    frame_dec_free(&cn->dec);
+    mem_free(cn->inflight);
+    mem_free(cn);
+    srvloop_maybe_exit(lp);
+}
+
+static void conn_on_closed(uv_handle_t *h)
+{
+    struct conn *cn = h->data;
+
+    cn->handle_gone = 1;
+    conn_maybe_free(cn);
+}
+
+/* conn_close -- close the socket now; pending writes are cancelled. */
+static void conn_close(struct conn *cn)
+{
+    if (cn->closed)
+        return;
+    cn->closed = 1;
+    cn->closing = 1;
+    conn_unlink(cn);
+    atomic_fetch_sub(&cn->lp->all->nconns, 1);
+    metrics_connections(-1);
+    uv_close((uv_handle_t *)&cn->tcp, conn_on_closed);
+}
+
+/* conn_maybe_close -- a closing connection closes once all is answered. */
+static void conn_maybe_close(struct conn *cn)
+{
+    if (cn->closing && !cn->closed && cn->ninflight == 0 &&
+        cn->out_pending == 0)
+        conn_close(cn);
+}
+
+static void conn_on_write(uv_write_t *req, int status)
+{
+    struct conn_write *w = (struct conn_write *)req;
+    struct conn *cn = w->cn;
+
+    cn->out_pending -= w->n;
+    mem_free(w->frame);
+    mem_free(w);
+    if (status < 0 && !cn->closed) {
+        log_debug("server", "write failed peer=%s err=%s", cn->peer,
+                  uv_strerror(status));
+        conn_close(cn);
+    }
+    if (!cn->closed)
+        conn_process(cn); /* room again: resume reading or close */
+}
+
+/* conn_send -- write a frame (ownership passes here) to the client. */
+static void conn_send(struct conn *cn, uint8_t *frame, size_t n)
+{
+    struct conn_write *w;
+    uv_buf_t b;
+
+    if (cn->closed || frame == NULL) {
+        mem_free(frame);
+        return;
+    }
+    w = mem_alloc(MEM_SERVER, sizeof(*w));
+    if (w == NULL) {
+        mem_free(frame);
+        conn_close(cn); /* an answer that cannot be sent: the client must
+                           not wait for it forever */
+        return;
+    }
+    w->cn = cn;
+    w->frame = frame;
+    w->n = n;
+    b = uv_buf_init((char *)frame, (unsigned)n);
+    cn->out_pending += n;
+    if (uv_write(&w->req, (uv_stream_t *)&cn->tcp, &b, 1, conn_on_write) < 0) {
+        cn->out_pending -= n;
+        mem_free(frame);
+        mem_free(w);
+        conn_close(cn);
+    }
+}
+
+/* conn_send_error -- a Response with `id` carrying an error. */
+static void conn_send_error(struct conn *cn, uint64_t id, int code,
+                            const char *msg)
+{
+    Cairn__Response r = CAIRN__RESPONSE__INIT;
+    Cairn__Error e = CAIRN__ERROR__INIT;
+    uint8_t *f;
+    size_t n;
+
+    e.code = code;
+    e.message = (char *)msg;
+    r.id = id;
+    r.error = &e;
+    if (frame_pack(&r.base, &f, &n) == 0)
+        conn_send(cn, f, n);
+    else
+        conn_close(cn);
+}
+
+/* conn_refuse -- answer a protocol violation and close after it. */
+static void conn_refuse(struct conn *cn, int code, const char *msg)
+{
+    metrics_protocol_error();
+    log_debug("server", "closing connection peer=%s reason=\"%s\"", cn->peer,
+              msg);
+    if (cn->ready) {
+        conn_send_error(cn, 0, code, msg);
+    } else {
+        Cairn__HandshakeReply r = CAIRN__HANDSHAKE_REPLY__INIT;
+        Cairn__Error e = CAIRN__ERROR__INIT;
+        uint8_t *f;
+        size_t n;
+        e.code = code;
+        e.message = (char *)msg;
+        r.protocol_version = CONN_PROTOCOL_VERSION;
+        r.error = &e;
+        if (frame_pack(&r.base, &f, &n) == 0)
+            conn_send(cn, f, n);
+    }
+    cn->closing = 1;
+    if (cn->reading && !cn->closed) {
+        uv_read_stop((uv_stream_t *)&cn->tcp);
+        cn->reading = 0;
+    }
+}
+
+/* ---- the handshake ---- */
+
+static void conn_handshake(struct conn *cn, const uint8_t *p, size_t n)
+{
+    const struct config *cfg = cn->lp->all->cfg;
+    Cairn__HandshakeReply r = CAIRN__HANDSHAKE_REPLY__INIT;
+    Cairn__Handshake *h;
+    char why[512];
+    uint8_t *f;
+    size_t fn;
+
+    h = cairn__handshake__unpack(frame_allocator(), n, p);
+    if (h == NULL)
+        return conn_refuse(cn, CAIRN_EPROTO,
+                           "the first frame must be a "
+                           "cairn.Handshake; this is not a cairn client?");
+    if (h->protocol_version != CONN_PROTOCOL_VERSION) {
+        snprintf(why, sizeof(why),
+                 "protocol version %u is not supported; "
+                 "this node speaks version %d",
+                 h->protocol_version, CONN_PROTOCOL_VERSION);
+    } else if (strcmp(h->cluster_name, cfg->cluster_name) != 0) {
+        snprintf(why, sizeof(why),
+                 "cluster name \"%.200s\" does not match "
+                 "this node's cluster \"%s\"",
+                 h->cluster_name, cfg->cluster_name);
+    } else {
+        why[0] = '\0';
+    }
+    cairn__handshake__free_unpacked(h, frame_allocator());
+    if (why[0])
+        return conn_refuse(cn, CAIRN_EPROTO, why);
+    r.protocol_version = CONN_PROTOCOL_VERSION;
+    r.cluster_name = (char *)cfg->cluster_name;
+    r.host_id = (ProtobufCBinaryData){16, cn->lp->all->host_id};
+    if (frame_pack(&r.base, &f, &fn) < 0)
+        return conn_close(cn);
+    cn->ready = 1;
+    conn_send(cn, f, fn);
+}
+
+/* ---- requests ---- */
+
+static enum metrics_op conn_op(Cairn__Request__OpCase c)
+{
+    switch (c) {
+    case CAIRN__REQUEST__OP_CREATE_KEYSPACE:
+        return MOP_CREATE_KEYSPACE;
+    case CAIRN__REQUEST__OP_DROP_KEYSPACE:
+        return MOP_DROP_KEYSPACE;
+    case CAIRN__REQUEST__OP_LIST_KEYSPACES:
+        return MOP_LIST_KEYSPACES;
+    case CAIRN__REQUEST__OP_CREATE_TABLE:
+        return MOP_CREATE_TABLE;
+    case CAIRN__REQUEST__OP_DROP_TABLE:
+        return MOP_DROP_TABLE;
+    case CAIRN__REQUEST__OP_LIST_TABLES:
+        return MOP_LIST_TABLES;
+    case CAIRN__REQUEST__OP_WRITE:
+        return MOP_WRITE;
+    case CAIRN__REQUEST__OP_READ:
+        return MOP_READ;
+    case CAIRN__REQUEST__OP_SCAN:
+        return MOP_SCAN;
+    default:
+        return MOP_UNKNOWN;
+    }
+}
+
+static int conn_id_in_flight(const struct conn *cn, uint64_t id)
+{
+    for (uint32_t i = 0; i < cn->ninflight; i++)
+        if (cn->inflight[i]->id == id)
+            return 1;
+    return 0;
+}
+
+static void conn_undecodable(struct conn *cn)
+{
+    metrics_protocol_error();
+    if (++cn->nbad > CONN_MAX_BAD_FRAMES)
+        return conn_refuse(cn, CAIRN_EPROTO,
+                           "too many frames that do not "
+                           "decode; closing the connection");
+    conn_send_error(cn, 0, CAIRN_EPROTO,
+                    "frame does not decode as a "
+                    "cairn.Request; it was skipped");
+}
+
+/* conn_request -- decode, check and hand one request to the node. */
+static void conn_request(struct conn *cn, const uint8_t *p, size_t n)
+{
+    const struct config *cfg = cn->lp->all->cfg;
+    struct validate_limits lim = {cfg->max_value_bytes};
+    Cairn__Request *rq;
+    struct call *c;
+    char msg[128];
+
+    rq = cairn__request__unpack(frame_allocator(), n, p);
+    if (rq == NULL)
+        return conn_undecodable(cn);
+    if (conn_id_in_flight(cn, rq->id)) {
+        snprintf(msg, sizeof(msg),
+                 "request id %llu is already in flight on "
+                 "this connection; ids must be unique until answered",
+                 (unsigned long long)rq->id);
+        conn_send_error(cn, rq->id, -EINVAL, msg);
+        metrics_request(conn_op(rq->op_case), 0, -EINVAL);
+        cairn__request__free_unpacked(rq, frame_allocator());
+        return;
+    }
+    c = mem_calloc(MEM_SERVER, 1, sizeof(*c));
+    if (c == NULL) {
+        cairn__request__free_unpacked(rq, frame_allocator());
+        return conn_send_error(cn, 0, -ENOMEM, "node out of memory");
+    }
+    c->req = rq;
+    c->id = rq->id;
+    c->op = conn_op(rq->op_case);
+    c->start_ns = clk_mono_ns(clk_system());
+    c->loop = cn->lp;
+    c->conn = cn;
+    cn->inflight[cn->ninflight++] = c;
+    cn->lp->ncalls++;
+    err_clear();
+    if (validate_request(rq, &lim) < 0) {
+        call_fail(c, err_code(), NULL);
+        call_done(c);
+        return;
+    }
+    node_submit(cn->lp->all->node, c);
+}
+
+/* conn_can_take -- may another frame be processed now? */
+static int conn_can_take(const struct conn *cn)
+{
+    return !cn->closing && cn->ninflight < cn->lp->all->cfg->max_inflight &&
+           cn->out_pending < CONN_OUT_LIMIT;
+}
+
+/* conn_process -- handle buffered frames, then decide about reading. */
+static void conn_process(struct conn *cn)
+{
+    const uint8_t *p;
+    size_t n;
+    int rc;
+
+    while (!cn->closed && conn_can_take(cn)) {
+        rc = frame_dec_next(&cn->dec, &p, &n);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            conn_refuse(cn, rc, err_msg());
+            break;
+        }
+        if (cn->ready)
+            conn_request(cn, p, n);
+        else
+            conn_handshake(cn, p, n);
+    }
+    if (cn->closed)
+        return;
+    if (conn_can_take(cn) && !cn->reading && !cn->lp->draining) {
+        conn_start_reading(cn);
+    } else if (!conn_can_take(cn) && cn->reading) {
+        uv_read_stop((uv_stream_t *)&cn->tcp);
+        cn->reading = 0;
+    }
+    conn_maybe_close(cn);
+}
+
+static void conn_on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+    struct conn *cn = h->data;
+
+    (void)hint;
+    *b = uv_buf_init(cn->lp->rbuf, sizeof(cn->lp->rbuf));
+}
+
+static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+    struct conn *cn = s->data;
+
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        /* EOF or reset: answers can no longer reach the client. */
+        conn_close(cn);
+        return;
+    }
+    if (frame_dec_feed(&cn->dec, b->base, (size_t)nread) < 0) {
+        conn_refuse(cn, -ENOMEM, "node out of memory");
+        return;
+    }
+    conn_process(cn);
+}
+
+static void conn_start_reading(struct conn *cn)
+{
+    cn->reading = uv_read_start((uv_stream_t *)&cn->tcp, conn_on_alloc,
+                                conn_on_read) == 0;
+}
+
+static void conn_peer_name(struct conn *cn)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    char ip[64] = "?";
+
+    if (uv_tcp_getpeername(&cn->tcp, (struct sockaddr *)&ss, &len) == 0)
+        uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+    snprintf(cn->peer, sizeof(cn->peer), "%s:%u", ip,
+             ntohs(((struct sockaddr_in *)&ss)->sin_port));
+}
+
+void conn_accept(struct srv_loop *lp)
+{
+    const struct config *cfg = lp->all->cfg;
+    struct conn *cn = mem_calloc(MEM_SERVER, 1, sizeof(*cn));
+
+    if (cn)
+        cn->inflight =
+            mem_calloc(MEM_SERVER, cfg->max_inflight, sizeof(*cn->inflight));
+    if (cn == NULL || cn->inflight == NULL) {
+        uv_tcp_t *t = mem_alloc(MEM_SERVER, sizeof(*t));
+        log_warn("server", "out of memory: refusing a connection");
+        mem_free(cn);
+        if (t && uv_tcp_init(&lp->uv, t) == 0 &&
+            uv_accept((uv_stream_t *)&lp->listener, (uv_stream_t *)t) == 0)
+            uv_close((uv_handle_t *)t, (uv_close_cb)mem_free);
+        return;
+    }
+    cn->lp = lp;
+    frame_dec_init(&cn->dec, cfg->max_frame_bytes);
+    uv_tcp_init(&lp->uv, &cn->tcp);
+    cn->tcp.data = cn;
+    cn->next = lp->conns;
+    if (lp->conns)
+        lp->conns->prev = cn;
+    lp->conns = cn;
+    atomic_fetch_add(&lp->all->nconns, 1);
+    metrics_connections(1);
+    if (uv_accept((uv_stream_t *)&lp->listener, (uv_stream_t *)&cn->tcp) < 0)
+        return conn_close(cn);
+    conn_peer_name(cn);
+    uv_tcp_nodelay(&cn->tcp, 1);
+    if ((uint32_t)atomic_load(&lp->all->nconns) > cfg->max_connections) {
+        cn->ready = 1; /* answer as a Response: the client may be ready */
+        return conn_refuse(cn, CAIRN_EOVERLOADED,
+                           "too many connections "
+                           "(max_connections); try again later");
+    }
+    conn_start_reading(cn);
+}
+
+static void conn_forget(struct conn *cn, struct call *c)
+{
+    for (uint32_t i = 0; i < cn->ninflight; i++) {
+        if (cn->inflight[i] == c) {
+            cn->inflight[i] = cn->inflight[--cn->ninflight];
+            return;
+        }
+    }
+}
+
+void conn_deliver(struct call *c)
+{
+    struct conn *cn = c->conn;
+    uint64_t us = (uint64_t)(clk_mono_ns(clk_system()) - c->start_ns) / 1000;
+
+    metrics_request(c->op, us, c->rc);
+    conn_forget(cn, c);
+    if (c->out)
+        conn_send(cn, c->out, c->outn);
+    else if (!cn->closed)
+        conn_close(cn); /* the answer could not be built */
+    cairn__request__free_unpacked(c->req, frame_allocator());
+    mem_free(c);
+    if (cn->closed)
+        conn_maybe_free(cn);
+    else
+        conn_process(cn);
+}
+
+void conn_drain(struct conn *cn)
+{
+    cn->closing = 1;
+    if (cn->reading) {
+        uv_read_stop((uv_stream_t *)&cn->tcp);
+        cn->reading = 0;
+    }
+    conn_maybe_close(cn);
+}
+
+/* ---- answers (call.h) ---- */
+
+void call_answer(struct call *c, Cairn__Response *r)
+{
+    mem_free(c->out);
+    c->out = NULL;
+    r->id = c->id;
+    c->rc = r->error ? r->error->code : 0;
+    if (frame_pack(&r->base, &c->out, &c->outn) < 0)
+        c->out = NULL;
+}
+
+void call_fail(struct call *c, int code, const char *msg)
+{
+    Cairn__Response r = CAIRN__RESPONSE__INIT;
+    Cairn__Error e = CAIRN__ERROR__INIT;
+
+    e.code = code;
+    e.message = (char *)(msg ? msg : err_msg());
+    if (e.message[0] == '\0')
+        e.message = (char *)err_name(code);
+    r.error = &e;
+    call_answer(c, &r);
+}
+
+void call_done(struct call *c)
+{
+    srvloop_post(c->loop, c);
+}
