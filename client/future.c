@@ -32,6 +32,27 @@ struct cairn_future {
 
 static _Thread_local int on_io_thread;
 
+void cairn__cond_init(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+}
+
+void cairn__deadline(struct timespec *until, uint32_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, until);
+    until->tv_sec += ms / 1000;
+    until->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until->tv_nsec >= 1000000000L) {
+        until->tv_sec++;
+        until->tv_nsec -= 1000000000L;
+    }
+}
+
 void cairn__set_io_thread(int on)
 {
     on_io_thread = on;
@@ -274,7 +295,7 @@ cairn_future_t *cairn__future_new(void)
     if (!f)
         return NULL;
     pthread_mutex_init(&f->mu, NULL);
-    pthread_cond_init(&f->cv, NULL);
+    cairn__cond_init(&f->cv);
     atomic_init(&f->holds, 2);
     return f;
 }
@@ -342,13 +363,7 @@ int cairn_future_wait_for(cairn_future_t *f, uint32_t ms)
     struct timespec until;
     int code;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    cairn__deadline(&until, ms);
     pthread_mutex_lock(&f->mu);
     if (!f->done && cairn__on_io_thread())
         ms = 0;

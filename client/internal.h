@@ -12,11 +12,17 @@
 #define CAIRN_CLIENT_INTERNAL_H
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "cairn/cairn.h"
 #include "proto/client.pb-c.h"
+
+/* Internal names stay out of libcairn.so's dynamic symbol table, though
+ * libcairn.map's cairn_* pattern would match them. */
+#pragma GCC visibility push(hidden)
 
 /* Largest frame libcairn accepts from a node; bigger is a protocol error. */
 #define CAIRN__MAX_FRAME (256u << 20)
@@ -97,6 +103,13 @@ cairn_future_t *cairn__future_failed(int code, const char *msg);
  */
 int cairn__future_sync(cairn_future_t *f, cairn_result_t **out);
 
+/* cairn__cond_init -- a condition variable timed on CLOCK_MONOTONIC, so
+ * wall clock jumps do not stretch or cut waits. */
+void cairn__cond_init(pthread_cond_t *cv);
+
+/* cairn__deadline -- CLOCK_MONOTONIC now + `ms`, for timed waits. */
+void cairn__deadline(struct timespec *until, uint32_t ms);
+
 /* cairn__on_io_thread -- 1 when the calling thread is any client's I/O
  * thread, where blocking is forbidden. */
 int cairn__on_io_thread(void);
@@ -115,5 +128,7 @@ void cairn__set_io_thread(int on);
  */
 cairn_future_t *cairn__submit(cairn_client_t *c, const cairn_req_opts_t *ro,
                               Cairn__Request *req, int idempotent);
+
+#pragma GCC visibility pop
 
 #endif /* CAIRN_CLIENT_INTERNAL_H */

@@ -473,6 +473,17 @@ static void on_response(struct conn *cn, const uint8_t *p, size_t n)
         conn_fail(cn, CAIRN_ERR_PROTOCOL, msg);
         return;
     }
+    if (resp->id == 0 && resp->error) {
+        /* Id 0 answers no request: the node is about to close the
+         * connection and says why. */
+        char msg[MSG_MAX];
+
+        snprintf(msg, sizeof(msg), "%s closed the connection: %s",
+                 cn->addr->name, resp->error->message);
+        cairn__response__free_unpacked(resp, &cairn__pb_alloc);
+        conn_fail(cn, CAIRN_ERR_CLOSED, msg);
+        return;
+    }
     r = ht_take(cn, resp->id);
     if (!r) {
         /* Its request timed out here already; nobody waits for it. */
@@ -769,7 +780,7 @@ static struct cairn_client *client_alloc(const cairn_options_t *o)
         return NULL;
     }
     pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
+    cairn__cond_init(&c->cv);
     list_init(&c->all);
     list_init(&c->waitq);
     c->connect_ms =
@@ -790,13 +801,7 @@ static int wait_started(struct cairn_client *c)
     struct timespec until;
     int ok = 0;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += c->connect_ms / 1000 + 1;
-    until.tv_nsec += (long)(c->connect_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    cairn__deadline(&until, c->connect_ms + 1000);
     pthread_mutex_lock(&c->mu);
     while (!c->started)
         if (pthread_cond_timedwait(&c->cv, &c->mu, &until) == ETIMEDOUT)
