@@ -606,6 +606,47 @@ static void test_request_timeout(void **state)
     peer_stop(&p);
 }
 
+static void test_max_in_flight(void **state)
+{
+    struct peer p;
+    cairn_options_t o;
+    cairn_client_t *c;
+    cairn_future_t *f[3];
+    const cairn_req_opts_t slow = {0, 60000}, quick = {0, 100};
+    char cp[64];
+
+    (void)state;
+    /* The peer answers only once it holds 3 requests. With 2 allowed in
+     * flight the third waits in the client, never reaches the peer, and
+     * times out there; the first two stay in flight. */
+    assert_int_equal(peer_start(&p, PEER_REVERSE), 0);
+    peer_set_mode(&p, PEER_REVERSE, 3);
+    snprintf(cp, sizeof(cp), "127.0.0.1:%u", p.port);
+    cairn_options_init(&o);
+    o.contact_points = cp;
+    o.connections_per_host = 1;
+    o.max_in_flight = 2;
+    assert_int_equal(cairn_client_new(&o, &c), 0);
+    for (int i = 0; i < 3; i++)
+        f[i] = cairn_get_slice_async(c, i < 2 ? &slow : &quick, "ks", "t",
+                                     cairn_str("k"), NULL);
+    assert_int_equal(cairn_future_wait(f[2]), CAIRN_ERR_TIMEOUT);
+    assert_non_null(strstr(cairn_future_message(f[2]), "no connection had "
+                                                       "room"));
+    for (int64_t until = now_ms() + PATIENCE_MS;
+         peer_requests(&p) < 2 && now_ms() < until;)
+        usleep(1000);
+    assert_int_equal(peer_requests(&p), 2);
+    assert_int_equal(cairn_future_ready(f[0]) + cairn_future_ready(f[1]), 0);
+    cairn_client_free(c);
+    for (int i = 0; i < 3; i++) {
+        if (i < 2)
+            assert_int_equal(cairn_future_wait(f[i]), CAIRN_ERR_CLOSED);
+        cairn_future_free(f[i]);
+    }
+    peer_stop(&p);
+}
+
 static void test_free_fails_pending(void **state)
 {
     struct peer p;
@@ -705,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_dead_connection_fails_fast),
         cmocka_unit_test(test_idempotent_resent_once),
         cmocka_unit_test(test_request_timeout),
+        cmocka_unit_test(test_max_in_flight),
         cmocka_unit_test(test_free_fails_pending),
         cmocka_unit_test(test_handshake_refused),
         cmocka_unit_test(test_no_blocking_in_callbacks),
