@@ -19,12 +19,13 @@
 
 struct cairn_future {
     pthread_mutex_t mu;
-    pthread_cond_t cv;      /* signalled once, when done */
-    atomic_int holds;       /* caller + library */
-    int done;               /* guarded by mu */
-    int cb_set;             /* a callback was attached (guarded by mu) */
-    int code;               /* valid once done */
-    char *msg;              /* failure detail, or NULL */
+    pthread_cond_t cv; /* signalled once, when done */
+    atomic_int holds;  /* caller + library */
+    int settled;       /* code, msg and result are final (guarded by mu) */
+    int done;          /* settled and the callback returned: waiters wake */
+    int cb_set;        /* a callback was attached (guarded by mu) */
+    int code;          /* valid once done */
+    char *msg;         /* failure detail, or NULL */
     cairn_result_t *result; /* owned until taken */
     cairn_callback_t cb;
     void *cb_arg;
@@ -322,13 +323,18 @@ void cairn__future_complete(cairn_future_t *f, int code, const char *msg,
     if (code < 0 && msg && *msg)
         f->msg = mem_strdup(MEM_CLIENT, msg);
     f->result = r;
-    f->done = 1;
+    f->settled = 1;
     cb = f->cb;
     arg = f->cb_arg;
-    pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
+    /* Waiters wake only after the callback, so what it did is visible
+     * to them; the callback itself sees a settled future. */
     if (cb)
         cb(f, arg);
+    pthread_mutex_lock(&f->mu);
+    f->done = 1;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
     future_release(f);
 }
 
@@ -346,12 +352,12 @@ int cairn_future_wait(cairn_future_t *f)
     int code;
 
     pthread_mutex_lock(&f->mu);
-    if (!f->done && cairn__on_io_thread()) {
+    if (!f->settled && cairn__on_io_thread()) {
         pthread_mutex_unlock(&f->mu);
         return err_set(CAIRN_ERR_INVALID, "cairn_future_wait called on the "
                                           "I/O thread, where it would hang");
     }
-    while (!f->done)
+    while (!f->done && !(f->settled && cairn__on_io_thread()))
         pthread_cond_wait(&f->cv, &f->mu);
     code = f->code;
     pthread_mutex_unlock(&f->mu);
@@ -365,12 +371,12 @@ int cairn_future_wait_for(cairn_future_t *f, uint32_t ms)
 
     cairn__deadline(&until, ms);
     pthread_mutex_lock(&f->mu);
-    if (!f->done && cairn__on_io_thread())
+    if (cairn__on_io_thread())
         ms = 0;
     while (!f->done && ms > 0)
         if (pthread_cond_timedwait(&f->cv, &f->mu, &until) == ETIMEDOUT)
             break;
-    code = f->done ? f->code : CAIRN_ERR_AGAIN;
+    code = f->settled ? f->code : CAIRN_ERR_AGAIN;
     pthread_mutex_unlock(&f->mu);
     return code;
 }
@@ -380,7 +386,7 @@ int cairn_future_ready(cairn_future_t *f)
     int done;
 
     pthread_mutex_lock(&f->mu);
-    done = f->done;
+    done = f->settled;
     pthread_mutex_unlock(&f->mu);
     return done;
 }
@@ -397,7 +403,7 @@ int cairn_future_set_callback(cairn_future_t *f, cairn_callback_t cb, void *arg)
         return err_set(CAIRN_ERR_INVALID, "future already has a callback");
     }
     f->cb_set = 1;
-    done = f->done;
+    done = f->settled;
     if (!done) {
         f->cb = cb;
         f->cb_arg = arg;
@@ -413,7 +419,7 @@ int cairn_future_error(cairn_future_t *f)
     int code;
 
     pthread_mutex_lock(&f->mu);
-    code = f->done ? f->code : CAIRN_ERR_AGAIN;
+    code = f->settled ? f->code : CAIRN_ERR_AGAIN;
     pthread_mutex_unlock(&f->mu);
     return code;
 }
@@ -424,7 +430,7 @@ const char *cairn_future_message(cairn_future_t *f)
 
     /* msg is written once, before done is set, and never changes. */
     pthread_mutex_lock(&f->mu);
-    m = f->done && f->msg ? f->msg : "";
+    m = f->settled && f->msg ? f->msg : "";
     pthread_mutex_unlock(&f->mu);
     return m;
 }
@@ -434,7 +440,7 @@ const cairn_result_t *cairn_future_result(cairn_future_t *f)
     const cairn_result_t *r;
 
     pthread_mutex_lock(&f->mu);
-    r = f->done ? f->result : NULL;
+    r = f->settled ? f->result : NULL;
     pthread_mutex_unlock(&f->mu);
     return r;
 }
@@ -444,7 +450,7 @@ cairn_result_t *cairn_future_take_result(cairn_future_t *f)
     cairn_result_t *r = NULL;
 
     pthread_mutex_lock(&f->mu);
-    if (f->done) {
+    if (f->settled) {
         r = f->result;
         f->result = NULL;
     }

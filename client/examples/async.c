@@ -50,10 +50,11 @@ static int fire_writes(cairn_client_t *c, int n)
     if (!fs)
         return -1;
     for (int i = 0; i < n; i++) {
-        cairn_column_t col = {cairn_str("value"), cairn_str(val)};
+        cairn_column_t col;
 
         snprintf(key, sizeof(key), "key-%d", i);
         snprintf(val, sizeof(val), "%d", i * i);
+        col = (cairn_column_t){cairn_str("value"), cairn_str(val)};
         fs[i] = cairn_put_async(c, NULL, "example", "counters", cairn_str(key),
                                 cairn_str(""), &col, 1, 0, 0);
         if (fs[i])
@@ -108,7 +109,9 @@ static int scan_all(cairn_client_t *c)
     long rows = 0;
     int rc = cairn_iter_scan(c, NULL, "example", "counters", 100, &it);
 
-    while (rc == 0 && (rc = cairn_iter_next(it, &pkey, &row)) > 0)
+    if (rc < 0)
+        return rc;
+    while ((rc = cairn_iter_next(it, &pkey, &row)) > 0)
         rows++;
     cairn_iter_free(it);
     printf("scan saw %ld rows\n", rows);

@@ -143,6 +143,8 @@ has "page 3:"
 "$ex_async" "$host" 2500 >"$dir/out" 2>"$dir/err" ||
     fail "example-async: $(cat "$dir/err")"
 has "2500 writes: 2500 ok, 0 failed"
+has "key-8 value=64"
+has "scan saw 2500 rows"
 expect 0 scan example.counters
 [ "$(wc -l <"$dir/out")" = 2500 ] || fail "scan across pages: not 2500 rows"
 expect 0 scan example.counters --limit 1001

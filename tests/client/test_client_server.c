@@ -258,10 +258,11 @@ static void fill_partition(cairn_client_t *c, const char *pk, int rows)
     char ck[16], val[16];
 
     for (int i = 0; i < rows; i++) {
-        cairn_column_t cl = {b("v"), b(val)};
+        cairn_column_t cl;
 
         snprintf(ck, sizeof(ck), "%06d", i);
         snprintf(val, sizeof(val), "v%d", i);
+        cl = (cairn_column_t){b("v"), b(val)};
         fs[i] = cairn_put_async(c, NULL, "ks", "t", b(pk), b(ck), &cl, 1, 0, 0);
     }
     for (int i = 0; i < rows; i++) {
@@ -293,6 +294,10 @@ static void test_paging(void **state)
         assert_int_equal(row->ck.len, 6);
         assert_memory_equal(row->ck.data, want, 6);
         assert_memory_equal(pk.data, "big", 3);
+        snprintf(want, sizeof(want), "v%d", n - 1);
+        assert_int_equal(row->ncells, 1);
+        assert_int_equal(row->cells[0].value.len, strlen(want));
+        assert_memory_equal(row->cells[0].value.data, want, strlen(want));
     }
     assert_int_equal(n, PAGE_ROWS);
     cairn_iter_free(it);
@@ -599,9 +604,10 @@ static void *write_worker(void *arg)
     char pk[32];
 
     for (int i = 0; i < PER_THREAD; i++) {
-        cairn_column_t cl = {b("v"), b(pk)};
+        cairn_column_t cl;
 
         snprintf(pk, sizeof(pk), "w%d-%d", w->id, i);
+        cl = (cairn_column_t){b("v"), b(pk)};
         if (i % 2) {
             cairn_future_t *fu = cairn_put_async(w->c, NULL, "ks", "t", b(pk),
                                                  b(""), &cl, 1, 0, 0);
@@ -647,9 +653,10 @@ static void *load_worker(void *arg)
     char pk[32];
 
     for (long i = 0; !*w->stop && i < LOAD_MAX; i++) {
-        cairn_column_t cl = {b("v"), b(pk)};
+        cairn_column_t cl;
 
         snprintf(pk, sizeof(pk), "L%d-%ld", w->id, i);
+        cl = (cairn_column_t){b("v"), b(pk)};
         if (cairn_put(w->c, NULL, "ks", "t", b(pk), b(""), &cl, 1, 0, 0) == 0)
             w->acked_ids[w->acked++] = i;
         else
@@ -692,6 +699,7 @@ static void test_sigterm_under_load(void **state)
             snprintf(pk, sizeof(pk), "L%d-%ld", i, (long)w[i].acked_ids[j]);
             if (!get_cell(f->c, "t", pk, "", "v", v, sizeof(v)))
                 fail_msg("acknowledged write %s lost", pk);
+            assert_string_equal(v, pk);
         }
         free(w[i].acked_ids);
     }

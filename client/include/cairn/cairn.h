@@ -257,7 +257,8 @@ typedef struct cairn_future cairn_future_t;
  * was already done when the callback was set). It must not block. */
 typedef void (*cairn_callback_t)(cairn_future_t *f, void *arg);
 
-/* cairn_future_wait -- block until done; the request's code. */
+/* cairn_future_wait -- block until done and its callback (if any) has
+ * returned; the request's code. */
 int cairn_future_wait(cairn_future_t *f);
 
 /* cairn_future_wait_for -- block at most `ms` milliseconds; the code, or
