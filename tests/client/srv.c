@@ -144,6 +144,7 @@ int srv_start(struct srv *s, const char *bin)
         if (srv_restart(s) == 0)
             return 0;
     }
+    srv_cleanup(s);
     return -1;
 }
 

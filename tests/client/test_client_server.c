@@ -44,11 +44,12 @@ static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
 
-    if (srv_start(&f->s, CAIRN_SERVER_BIN) < 0)
+    if (srv_start(&f->s, CAIRN_SERVER_BIN) < 0 ||
+        !(f->c = srv_client(&f->s, 2))) {
+        srv_cleanup(&f->s);
+        free(f);
         return -1;
-    f->c = srv_client(&f->s, 2);
-    if (!f->c)
-        return -1;
+    }
     assert_int_equal(cairn_create_keyspace(f->c, NULL, "ks", 1, 0), 0);
     assert_int_equal(cairn_create_table(f->c, NULL, "ks", "t", NULL, 0), 0);
     *state = f;
