@@ -112,6 +112,21 @@ static int wait_serving(struct srv *s)
     return -1;
 }
 
+/* Copy the server's log to stderr, so a failed start explains itself. */
+static void show_log(struct srv *s)
+{
+    char path[300], line[512];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s.log", s->dir);
+    f = fopen(path, "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f))
+        fputs(line, stderr);
+    fclose(f);
+}
+
 int srv_restart(struct srv *s)
 {
     set_hooks();
@@ -120,9 +135,10 @@ int srv_restart(struct srv *s)
         return -1;
     if (wait_serving(s) < 0) {
         fprintf(stderr,
-                "srv: cairn-server on port %u did not serve (log "
-                "%s.log)\n",
-                s->port, s->dir);
+                "srv: cairn-server on port %u did not serve; its "
+                "log:\n",
+                s->port);
+        show_log(s);
         if (s->pid)
             srv_stop(s, SIGKILL);
         return -1;
