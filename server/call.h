@@ -8,6 +8,10 @@
  * loop that owns its connection, which sends the answer and frees the
  * call. Exactly one call_done() per call; after it the handler must not
  * touch the call.
+ *
+ * Timeouts are the loop's business, not the handler's: when a call runs
+ * past its deadline the loop answers CAIRN_ETIMEOUT itself and later
+ * drops whatever the handler delivers.
  */
 #ifndef CAIRN_SERVER_CALL_H
 #define CAIRN_SERVER_CALL_H
@@ -27,6 +31,8 @@ struct call {
     uint64_t id;           /* the request's id */
     enum metrics_op op;    /* for metrics */
     int64_t start_ns;      /* monotonic, when decoded */
+    int64_t timeout_ns;    /* answer CAIRN_ETIMEOUT after this; 0: never */
+    int timed_out;         /* the timeout was answered; drop the result */
     struct srv_loop *loop; /* owning loop; the answer is sent there */
     struct conn *conn;     /* owning connection (loop-private) */
     uint8_t *out;          /* the answer's frame (mem_alloc), or NULL */

@@ -72,6 +72,8 @@ static const struct cfg_setting cfg_settings[] = {
      0, 1, 3600000, "read timeout (5000)"},
     {"write_request_timeout_ms", "write-timeout-ms", CT_U32,
      F(write_timeout_ms), 0, 1, 3600000, "write timeout (2000)"},
+    {"drain_timeout_ms", "drain-timeout-ms", CT_U32, F(drain_timeout_ms), 0, 1,
+     3600000, "shutdown waits this long for answers to be read (10000)"},
     {"max_frame_bytes", "max-frame-bytes", CT_U32, F(max_frame_bytes), 0, 1024,
      256u << 20, "largest frame accepted (16777216)"},
     {"max_value_bytes", "max-value-bytes", CT_U32, F(max_value_bytes), 0, 1,
@@ -113,6 +115,7 @@ void config_defaults(struct config *c)
     c->compactors = 1;
     c->read_timeout_ms = 5000;
     c->write_timeout_ms = 2000;
+    c->drain_timeout_ms = 10000;
     c->max_frame_bytes = 16u << 20;
     c->max_value_bytes = 4u << 20;
     c->max_inflight = 256;
@@ -512,8 +515,8 @@ int config_parse_args(struct config *c, int argc, char **argv)
             dprintf(1, "cairn-server 0.1.0\n");
         return 1;
     }
-    if (rc == 0 && c->config_file[0])
-        rc = config_load_file(c, c->config_file);
+    if (rc == 0 && c->config_file[0] && config_load_file(c, c->config_file) < 0)
+        rc = -EINVAL; /* an unreadable --config is a bad setting too */
     for (size_t i = 0; rc == 0 && i < nflags; i++)
         rc = config_set(c, cfg_settings[flags[i].idx].key, flags[i].arg);
     mem_free(flags);

@@ -47,11 +47,12 @@ struct config {
     int quarantine_corrupt_log; /* start despite mid-log damage */
     uint32_t read_timeout_ms;
     uint32_t write_timeout_ms;
-    uint32_t max_frame_bytes; /* larger frames close the connection */
-    uint32_t max_value_bytes; /* cell values */
-    uint32_t max_inflight;    /* requests per connection */
-    uint32_t max_connections; /* client connections per node */
-    uint32_t max_page_rows;   /* cap on a read or scan page */
+    uint32_t drain_timeout_ms; /* shutdown: then close unanswered conns */
+    uint32_t max_frame_bytes;  /* larger frames close the connection */
+    uint32_t max_value_bytes;  /* cell values */
+    uint32_t max_inflight;     /* requests per connection */
+    uint32_t max_connections;  /* client connections per node */
+    uint32_t max_page_rows;    /* cap on a read or scan page */
     uint32_t default_page_rows;
     uint32_t loops;   /* event loops; 0: one per core */
     uint32_t workers; /* threads for reads and schema changes */

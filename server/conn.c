@@ -258,12 +258,52 @@ static enum metrics_op conn_op(Cairn__Request__OpCase c)
     }
 }
 
+/* conn_id_in_flight -- timed-out calls free their id for reuse. */
 static int conn_id_in_flight(const struct conn *cn, uint64_t id)
 {
     for (uint32_t i = 0; i < cn->ninflight; i++)
-        if (cn->inflight[i]->id == id)
+        if (cn->inflight[i]->id == id && !cn->inflight[i]->timed_out)
             return 1;
     return 0;
+}
+
+/* conn_timeout -- the request's own timeout, else the node's by kind. */
+static int64_t conn_timeout(const struct config *cfg, const Cairn__Request *r)
+{
+    switch (r->op_case) {
+    case CAIRN__REQUEST__OP_WRITE:
+        return (int64_t)(r->timeout_ms ? r->timeout_ms
+                                       : cfg->write_timeout_ms) *
+               1000000;
+    case CAIRN__REQUEST__OP_READ:
+    case CAIRN__REQUEST__OP_SCAN:
+        return (int64_t)(r->timeout_ms ? r->timeout_ms : cfg->read_timeout_ms) *
+               1000000;
+    default:
+        return 0; /* schema changes wait for their fsyncs */
+    }
+}
+
+void conn_sweep(struct conn *cn, int64_t now_ns)
+{
+    char msg[200];
+
+    for (uint32_t i = 0; i < cn->ninflight; i++) {
+        struct call *c = cn->inflight[i];
+        if (c->timed_out || c->timeout_ns == 0 ||
+            now_ns - c->start_ns < c->timeout_ns)
+            continue;
+        c->timed_out = 1;
+        snprintf(msg, sizeof(msg),
+                 "no answer within %lld ms; a write may "
+                 "or may not have been applied",
+                 (long long)(c->timeout_ns / 1000000));
+        metrics_request(c->op, (uint64_t)(now_ns - c->start_ns) / 1000,
+                        CAIRN_ETIMEOUT);
+        conn_send_error(cn, c->id, CAIRN_ETIMEOUT, msg);
+        if (cn->closed)
+            return;
+    }
 }
 
 static void conn_undecodable(struct conn *cn)
@@ -309,6 +349,7 @@ static void conn_request(struct conn *cn, const uint8_t *p, size_t n)
     c->id = rq->id;
     c->op = conn_op(rq->op_case);
     c->start_ns = clk_mono_ns(clk_system());
+    c->timeout_ns = conn_timeout(cfg, rq);
     c->loop = cn->lp;
     c->conn = cn;
     cn->inflight[cn->ninflight++] = c;
@@ -459,18 +500,26 @@ void conn_deliver(struct call *c)
     struct conn *cn = c->conn;
     uint64_t us = (uint64_t)(clk_mono_ns(clk_system()) - c->start_ns) / 1000;
 
-    metrics_request(c->op, us, c->rc);
     conn_forget(cn, c);
-    if (c->out)
+    if (c->timed_out) {
+        mem_free(c->out); /* the client was told it timed out */
+    } else if (c->out) {
+        metrics_request(c->op, us, c->rc);
         conn_send(cn, c->out, c->outn);
-    else if (!cn->closed)
+    } else if (!cn->closed) {
         conn_close(cn); /* the answer could not be built */
+    }
     cairn__request__free_unpacked(c->req, frame_allocator());
     mem_free(c);
     if (cn->closed)
         conn_maybe_free(cn);
     else
         conn_process(cn);
+}
+
+void conn_force_close(struct conn *cn)
+{
+    conn_close(cn);
 }
 
 void conn_drain(struct conn *cn)

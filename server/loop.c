@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -58,8 +59,35 @@ static void loop_begin_drain(struct srv_loop *lp)
 void srvloop_maybe_exit(struct srv_loop *lp)
 {
     if (lp->draining && !lp->listener_open && lp->conns == NULL &&
-        lp->ncalls == 0 && !uv_is_closing((uv_handle_t *)&lp->wake))
+        lp->ncalls == 0 && !uv_is_closing((uv_handle_t *)&lp->wake)) {
         uv_close((uv_handle_t *)&lp->wake, NULL);
+        uv_close((uv_handle_t *)&lp->sweep, NULL);
+    }
+}
+
+static void loop_on_sweep(uv_timer_t *t)
+{
+    struct srv_loop *lp = t->data;
+    int64_t now = clk_mono_ns(clk_system());
+
+    for (struct conn *cn = lp->conns; cn; cn = cn->next)
+        conn_sweep(cn, now);
+}
+
+static void loop_force(struct srv_loop *lp)
+{
+    struct conn *cn, *next;
+    int n = 0;
+
+    for (cn = lp->conns; cn; cn = next, n++) {
+        next = cn->next;
+        conn_force_close(cn);
+    }
+    if (n)
+        log_warn("server",
+                 "drain timed out: closed %d connections whose "
+                 "answers were not read (drain_timeout_ms)",
+                 n);
 }
 
 static void loop_on_wake(uv_async_t *a)
@@ -79,6 +107,8 @@ static void loop_on_wake(uv_async_t *a)
     }
     if (atomic_load(&lp->drain) && !lp->draining)
         loop_begin_drain(lp);
+    if (atomic_load(&lp->force))
+        loop_force(lp);
     srvloop_maybe_exit(lp);
 }
 
@@ -138,10 +168,14 @@ static int loop_init_one(struct srv_loops *ls, int i,
     lp->all = ls;
     lp->index = i;
     atomic_store(&lp->drain, 0);
+    atomic_store(&lp->force, 0);
     uv_loop_init(&lp->uv);
     uv_mutex_init(&lp->qlock);
     uv_async_init(&lp->uv, &lp->wake, loop_on_wake);
     lp->wake.data = lp;
+    uv_timer_init(&lp->uv, &lp->sweep);
+    lp->sweep.data = lp;
+    uv_timer_start(&lp->sweep, loop_on_sweep, 50, 50);
     fd = loop_socket(sa, 1);
     if (fd < 0)
         return fd;
@@ -170,6 +204,7 @@ static void loop_discard(struct srv_loops *ls, int ninit)
         if (lp->listener_open)
             uv_close((uv_handle_t *)&lp->listener, NULL);
         uv_close((uv_handle_t *)&lp->wake, NULL);
+        uv_close((uv_handle_t *)&lp->sweep, NULL);
         uv_run(&lp->uv, UV_RUN_DEFAULT);
         uv_loop_close(&lp->uv);
         uv_mutex_destroy(&lp->qlock);
@@ -234,6 +269,14 @@ void srvloop_drain(struct srv_loops *ls)
 {
     for (int i = 0; i < ls->n; i++) {
         atomic_store(&ls->loops[i].drain, 1);
+        uv_async_send(&ls->loops[i].wake);
+    }
+}
+
+void srvloop_force(struct srv_loops *ls)
+{
+    for (int i = 0; i < ls->n; i++) {
+        atomic_store(&ls->loops[i].force, 1);
         uv_async_send(&ls->loops[i].wake);
     }
 }

@@ -30,9 +30,11 @@ struct srv_loop {
     uv_thread_t thread;
     uv_tcp_t listener;
     uv_async_t wake;  /* completions queued, or drain requested */
+    uv_timer_t sweep; /* answers timeouts of calls in flight */
     uv_mutex_t qlock; /* guards qhead/qtail */
     struct call *qhead, *qtail;
     atomic_int drain; /* set by the main thread */
+    atomic_int force; /* drain timed out: close every connection */
     int draining;     /* the loop has begun draining */
     int listener_open;
     struct conn *conns; /* open connections, loop-private */
@@ -82,6 +84,12 @@ int srvloop_start(const struct config *cfg, struct node *node,
 /* srvloop_drain -- ask every loop to drain; any thread, idempotent. */
 void srvloop_drain(struct srv_loops *ls);
 
+/*
+ * srvloop_force -- the drain took too long: close every connection now,
+ * answered or not (requests already in flight still complete).
+ */
+void srvloop_force(struct srv_loops *ls);
+
 /* srvloop_finished -- 1 once every loop thread has ended. */
 int srvloop_finished(struct srv_loops *ls);
 
@@ -105,5 +113,11 @@ void conn_deliver(struct call *c);
 
 /* conn_drain -- stop reading; close once every answer is out. */
 void conn_drain(struct conn *cn);
+
+/* conn_force_close -- close now, dropping unsent answers. */
+void conn_force_close(struct conn *cn);
+
+/* conn_sweep -- answer CAIRN_ETIMEOUT for calls past their deadline. */
+void conn_sweep(struct conn *cn, int64_t now_ns);
 
 #endif /* CAIRN_SERVER_LOOP_H */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -38,6 +39,8 @@ struct srv {
     uv_loop_t main;
     uv_signal_t sigterm, sigint;
     uv_timer_t poll;
+    int64_t drain_start_ns; /* when the first signal came */
+    int forced;
 };
 
 /* srv_mkdirs -- mkdir -p; 0 or -errno. */
@@ -185,8 +188,15 @@ static void srv_on_poll(uv_timer_t *t)
 {
     struct srv *s = t->data;
 
-    if (!srvloop_finished(s->loops))
+    if (!srvloop_finished(s->loops)) {
+        int64_t waited = clk_mono_ns(clk_system()) - s->drain_start_ns;
+        if (!s->forced &&
+            waited > (int64_t)s->cfg->drain_timeout_ms * 1000000) {
+            s->forced = 1;
+            srvloop_force(s->loops);
+        }
         return;
+    }
     uv_close((uv_handle_t *)&s->poll, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
@@ -208,6 +218,7 @@ static void srv_on_signal(uv_signal_t *h, int sig)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     http_set_state(s->http, HTTP_DRAINING);
+    s->drain_start_ns = clk_mono_ns(clk_system());
     srvloop_drain(s->loops);
     uv_timer_start(&s->poll, srv_on_poll, 10, 10);
 }

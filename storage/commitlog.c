@@ -718,7 +718,8 @@ int commitlog_open(const struct commitlog_options *o, commitlog_replay_fn fn,
     if (rc == 0)
         rc = fs_list(l->fs, l->dir, list_seg, l);
     if (rc == 0) {
-        qsort(l->segs, l->nsegs, sizeof(*l->segs), seg_cmp);
+        if (l->nsegs > 1)
+            qsort(l->segs, l->nsegs, sizeof(*l->segs), seg_cmp);
         l->next_id = o->min_segment + 1;
         if (l->nsegs > 0 && l->segs[l->nsegs - 1].id >= l->next_id)
             l->next_id = l->segs[l->nsegs - 1].id + 1;

@@ -365,7 +365,7 @@ static int rd_sbytes(struct rd *r, struct storage_bytes *x)
 
 static int rd_zz(struct rd *r, int64_t *v)
 {
-    uint64_t u;
+    uint64_t u = 0;
     int rc = rd_varint(r, &u);
 
     *v = zigzag_dec(u);

@@ -300,7 +300,7 @@ int row_encode(const struct row *r, struct buf *out)
 
 static int rd_zz(struct rd *d, int64_t *v)
 {
-    uint64_t u;
+    uint64_t u = 0;
     int rc = rd_varint(d, &u);
 
     *v = zigzag_dec(u);

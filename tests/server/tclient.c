@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -28,8 +29,20 @@
 
 static pid_t tc_children[TC_MAX_CHILDREN];
 static int tc_nchildren;
+static char tc_dirs[TC_MAX_CHILDREN][256];
+static int tc_ndirs;
 static uint64_t tc_next_id = 1;
 
+static int tc_rm_one(const char *path, const struct stat *sb, int flag,
+                     struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* tc_kill_all -- at exit: kill every child, then remove their files. */
 static void tc_kill_all(void)
 {
     for (int i = 0; i < tc_nchildren; i++) {
@@ -39,6 +52,14 @@ static void tc_kill_all(void)
         }
     }
     tc_nchildren = 0;
+    if (getenv("CAIRN_KEEP_TEST_DIRS"))
+        return;
+    for (int i = 0; i < tc_ndirs; i++) {
+        char log[sizeof(tc_dirs[0]) + 8];
+        nftw(tc_dirs[i], tc_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        snprintf(log, sizeof(log), "%.255s.log", tc_dirs[i]);
+        unlink(log);
+    }
 }
 
 static void tc_register(pid_t pid)
@@ -78,6 +99,8 @@ void tc_tmpdir(const char *tag, char *out, size_t size)
 {
     snprintf(out, size, "/tmp/cairn-test-%s-XXXXXX", tag);
     assert_non_null(mkdtemp(out));
+    if (tc_ndirs < TC_MAX_CHILDREN)
+        snprintf(tc_dirs[tc_ndirs++], sizeof(tc_dirs[0]), "%s", out);
 }
 
 pid_t tc_spawn(const char *dir, uint16_t port, const char *const *extra,

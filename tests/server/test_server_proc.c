@@ -575,13 +575,734 @@ static void test_restart(void **state)
     assert_int_equal(tc_stop(pid, SIGTERM), 0);
 }
 
+/* check_n_pk -- rows "k%05d" of `pk` hold their own key or "value-N". */
+static void check_n_pk(int fd, const char *pk, int n)
+{
+    int first = strcmp(pk, "pipe") == 0 ? 1 : 0;
+
+    for (int i = first; i < n + first; i++) {
+        char ck[16], got[64], want[32];
+        snprintf(ck, sizeof(ck), "k%05d", i);
+        if (first)
+            snprintf(want, sizeof(want), "%s", ck);
+        else
+            snprintf(want, sizeof(want), "value-%d", i);
+        assert_int_equal(tc_get(fd, "ks1", "t", pk, ck, "v", got, sizeof(got)),
+                         1);
+        assert_string_equal(got, want);
+    }
+}
+
+/* ---- bad input next to a good client ---- */
+
+struct good {
+    uint16_t port;
+    volatile int stop;
+    int written;
+    int failed; /* line of the first failure, 0 when none */
+    char why[256];
+};
+
+#define GOOD_FAIL(g, ...)                                                      \
+    do {                                                                       \
+        if (!(g)->failed) {                                                    \
+            (g)->failed = __LINE__;                                            \
+            snprintf((g)->why, sizeof((g)->why), __VA_ARGS__);                 \
+        }                                                                      \
+        return NULL;                                                           \
+    } while (0)
+
+/* good_client -- writes and reads back while the bad ones misbehave. */
+static void *good_client(void *arg)
+{
+    struct good *g = arg;
+    int fd = tc_open(g->port);
+
+    while (!g->stop && g->written < 100000) {
+        char ck[16], v[32], got[64];
+        int rc;
+        snprintf(ck, sizeof(ck), "k%05d", g->written);
+        snprintf(v, sizeof(v), "value-%d", g->written);
+        rc = tc_put(fd, "ks1", "t", "good", ck, "v", v);
+        if (rc != 0)
+            GOOD_FAIL(g, "put %d: rc %d", g->written, rc);
+        rc = tc_get(fd, "ks1", "t", "good", ck, "v", got, sizeof(got));
+        if (rc != 1 || strcmp(got, v) != 0)
+            GOOD_FAIL(g, "get %d: rc %d", g->written, rc);
+        g->written++;
+    }
+    close(fd);
+    return NULL;
+}
+
+/* finish -- half-close and wait for the node to close its side. */
+static void finish(int fd)
+{
+    shutdown(fd, SHUT_WR);
+    assert_true(tc_closed(fd, TC_TIMEOUT_MS));
+    close(fd);
+}
+
+static void send_random(int fd, unsigned *seed, size_t n)
+{
+    uint8_t *b = malloc(n);
+
+    for (size_t i = 0; i < n; i++)
+        b[i] = (uint8_t)rand_r(seed);
+    tc_send_raw(fd, b, n); /* the node may close while we send */
+    free(b);
+}
+
+static void expect_error(int fd, uint64_t id, int code)
+{
+    Cairn__Response *r = tc_recv(fd);
+
+    assert_non_null(r);
+    assert_int_equal(r->id, id);
+    assert_int_equal(tc_rc(r), code);
+    assert_true(strlen(r->error->message) > 0);
+    tc_free(r);
+}
+
+static void bad_handshakes(uint16_t port)
+{
+    static const uint8_t absurd[] = {0xff, 0xff, 0xff, 0xff, 1, 2, 3};
+    Cairn__HandshakeReply *h;
+    int fd;
+
+    fd = tc_connect(port);
+    h = tc_handshake(fd, 1, "other-cluster");
+    assert_non_null(h);
+    assert_non_null(h->error);
+    assert_int_equal(h->error->code, CAIRN_EPROTO);
+    assert_non_null(strstr(h->error->message, "other-cluster"));
+    cairn__handshake_reply__free_unpacked(h, NULL);
+    assert_true(tc_closed(fd, TC_TIMEOUT_MS));
+    close(fd);
+
+    fd = tc_connect(port);
+    h = tc_handshake(fd, 99, "cairn");
+    assert_non_null(h);
+    assert_non_null(h->error);
+    cairn__handshake_reply__free_unpacked(h, NULL);
+    assert_true(tc_closed(fd, TC_TIMEOUT_MS));
+    close(fd);
+
+    /* An absurd length before any handshake: refused, then closed. */
+    fd = tc_connect(port);
+    tc_send_raw(fd, absurd, sizeof(absurd));
+    {
+        uint8_t *p;
+        long n = tc_recv_frame(fd, &p, TC_TIMEOUT_MS);
+        Cairn__HandshakeReply *r;
+        assert_true(n >= 0);
+        r = cairn__handshake_reply__unpack(NULL, (size_t)n, p);
+        assert_non_null(r);
+        assert_non_null(r->error);
+        assert_int_equal(r->error->code, CAIRN_ETOOBIG);
+        cairn__handshake_reply__free_unpacked(r, NULL);
+        free(p);
+    }
+    assert_true(tc_closed(fd, TC_TIMEOUT_MS));
+    close(fd);
+}
+
+static void bad_frames(uint16_t port)
+{
+    static const uint8_t absurd[] = {0x7f, 0xff, 0xff, 0xff};
+    static const uint8_t undecodable[] = {0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff};
+    /* id 77 and only field 99, which no request type uses */
+    static const uint8_t unknown[] = {0, 0, 0, 6, 0x08, 77, 0x9a, 0x06, 1, 'x'};
+    static const uint8_t truncated[] = {0, 0, 0, 100, 1, 2, 3};
+    int fd;
+
+    fd = tc_open(port);
+    tc_send_raw(fd, undecodable, sizeof(undecodable));
+    expect_error(fd, 0, CAIRN_EPROTO);
+    tc_send_raw(fd, unknown, sizeof(unknown));
+    expect_error(fd, 77, CAIRN_EPROTO);
+    assert_int_equal(tc_put(fd, "ks1", "t", "other", "", "v", "ok"), 0);
+    tc_send_raw(fd, absurd, sizeof(absurd));
+    expect_error(fd, 0, CAIRN_ETOOBIG);
+    assert_true(tc_closed(fd, TC_TIMEOUT_MS));
+    close(fd);
+
+    fd = tc_open(port);
+    tc_send_raw(fd, truncated, sizeof(truncated));
+    finish(fd);
+}
+
+/* reused_ids -- 40 requests with one id in one burst. */
+static void reused_ids(uint16_t port)
+{
+    Cairn__Request rq = CAIRN__REQUEST__INIT;
+    Cairn__ListKeyspaces lk = CAIRN__LIST_KEYSPACES__INIT;
+    uint8_t *one, *burst;
+    size_t n;
+    int ok = 0, dup = 0, fd = tc_open(port);
+
+    rq.id = 5;
+    rq.op_case = CAIRN__REQUEST__OP_LIST_KEYSPACES;
+    rq.list_keyspaces = &lk;
+    one = tc_frame(&rq.base, &n);
+    burst = malloc(40 * n);
+    for (int i = 0; i < 40; i++)
+        memcpy(burst + (size_t)i * n, one, n);
+    assert_int_equal(tc_send_raw(fd, burst, 40 * n), 0);
+    for (int i = 0; i < 40; i++) {
+        Cairn__Response *r = tc_recv(fd);
+        assert_non_null(r);
+        assert_int_equal(r->id, 5);
+        if (tc_rc(r) == 0)
+            ok++;
+        else if (tc_rc(r) == -EINVAL && strstr(r->error->message, "in flight"))
+            dup++;
+        tc_free(r);
+    }
+    assert_int_equal(ok + dup, 40);
+    assert_true(ok >= 1 && dup >= 1);
+    free(one);
+    free(burst);
+    close(fd);
+}
+
+static void random_garbage(uint16_t port)
+{
+    unsigned seed = 42;
+
+    for (int i = 0; i < 30; i++) {
+        int fd = (i % 2) ? tc_open(port) : tc_connect(port);
+        if (i % 3 == 0) {
+            uint8_t hdr[4] = {0, 0, 0, (uint8_t)(20 + i)};
+            tc_send_raw(fd, hdr, 4); /* a plausible length, then noise */
+        }
+        send_random(fd, &seed, 16 + (size_t)rand_r(&seed) % 3000);
+        finish(fd);
+    }
+}
+
+static void test_bad_input(void **state)
+{
+    struct good g = {PORT(6), 0, 0, 0, ""};
+    char dir[256];
+    pthread_t th;
+    pid_t pid;
+    int fd;
+
+    (void)state;
+    tc_tmpdir("bad", dir, sizeof(dir));
+    pid = tc_start(dir, PORT(6), sync_none);
+    fd = setup_table(PORT(6), 0);
+    close(fd);
+    pthread_create(&th, NULL, good_client, &g);
+    bad_handshakes(PORT(6));
+    bad_frames(PORT(6));
+    reused_ids(PORT(6));
+    random_garbage(PORT(6));
+    g.stop = 1;
+    pthread_join(th, NULL);
+    if (g.failed)
+        fail_msg("good client failed at line %d: %s", g.failed, g.why);
+    assert_true(g.written > 0);
+    fd = tc_open(PORT(6));
+    check_n_pk(fd, "good", g.written);
+    close(fd);
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+}
+
+/* ---- many in flight, backpressure ---- */
+
+static void test_inflight(void **state)
+{
+    static const char *const extra[] = {"--sync", "none", "--max-inflight", "4",
+                                        NULL};
+    enum { N = 600 };
+    uint8_t *all = NULL;
+    size_t total = 0;
+    char seen[N + 1] = {0}, dir[256];
+    pid_t pid;
+    int fd;
+
+    (void)state;
+    tc_tmpdir("inflight", dir, sizeof(dir));
+    pid = tc_start(dir, PORT(7), extra);
+    fd = setup_table(PORT(7), 0);
+    for (int i = 1; i <= N; i++) {
+        Cairn__Request rq = CAIRN__REQUEST__INIT;
+        Cairn__Write w = CAIRN__WRITE__INIT;
+        char ck[16];
+        Cairn__Mutation m, *mp = &m;
+        uint8_t *f;
+        size_t n;
+        snprintf(ck, sizeof(ck), "k%05d", i);
+        m = tc_cell(ck, "v", ck, 0, 0);
+        w.keyspace = "ks1";
+        w.table = "t";
+        w.pkey = bytes_of("pipe");
+        w.n_mutations = 1;
+        w.mutations = &mp;
+        rq.id = (uint64_t)i + 1000000;
+        rq.op_case = CAIRN__REQUEST__OP_WRITE;
+        rq.write = &w;
+        f = tc_frame(&rq.base, &n);
+        all = realloc(all, total + n);
+        memcpy(all + total, f, n);
+        total += n;
+        free(f);
+    }
+    assert_int_equal(tc_send_raw(fd, all, total), 0);
+    for (int i = 0; i < N; i++) {
+        Cairn__Response *r = tc_recv(fd);
+        assert_non_null(r);
+        assert_int_equal(tc_rc(r), 0);
+        assert_true(r->id > 1000000 && r->id <= 1000000 + N);
+        assert_int_equal(seen[r->id - 1000000], 0);
+        seen[r->id - 1000000] = 1;
+        tc_free(r);
+    }
+    free(all);
+    close(fd);
+    fd = tc_open(PORT(7));
+    check_n_pk(fd, "pipe", N);
+    close(fd);
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+}
+
+/* ---- graceful shutdown under load ---- */
+
+enum { LOAD_THREADS = 3, LOAD_MAX = 30000, LOAD_WINDOW = 16 };
+
+struct loader {
+    uint16_t port;
+    int k;
+    char *acked; /* LOAD_MAX flags */
+    volatile int nacked;
+    int errors;
+};
+
+static void load_send(int fd, int k, int seq)
+{
+    Cairn__Request rq = CAIRN__REQUEST__INIT;
+    Cairn__Write w = CAIRN__WRITE__INIT;
+    Cairn__Mutation m, *mp = &m;
+    char pk[16], ck[16];
+
+    snprintf(pk, sizeof(pk), "w%d", k);
+    snprintf(ck, sizeof(ck), "k%05d", seq);
+    m = tc_cell(ck, "v", ck, 0, 0);
+    w.keyspace = "ks1";
+    w.table = "t";
+    w.pkey = bytes_of(pk);
+    w.n_mutations = 1;
+    w.mutations = &mp;
+    rq.id = (uint64_t)seq + 1;
+    rq.op_case = CAIRN__REQUEST__OP_WRITE;
+    rq.write = &w;
+    tc_send_msg(fd, &rq.base);
+}
+
+/* loader -- keep LOAD_WINDOW writes in flight until the node closes. */
+static void *loader(void *arg)
+{
+    struct loader *l = arg;
+    int fd = tc_open(l->port), next = 0, out = 0;
+
+    for (;;) {
+        Cairn__Response *r;
+        while (out < LOAD_WINDOW && next < LOAD_MAX) {
+            load_send(fd, l->k, next++);
+            out++;
+        }
+        if (out == 0)
+            break;
+        r = tc_recv(fd);
+        if (r == NULL)
+            break; /* closed by the drain */
+        out--;
+        if (tc_rc(r) == 0 && r->id >= 1 && r->id <= LOAD_MAX) {
+            l->acked[r->id - 1] = 1;
+            l->nacked++;
+        } else {
+            l->errors++; /* e.g. refused while closing: not acked */
+        }
+        tc_free(r);
+    }
+    close(fd);
+    return NULL;
+}
+
+/* read_partition -- mark every "kNNNNN" row of `pk` in `have`. */
+static void read_partition(int fd, const char *pk, char *have)
+{
+    ProtobufCBinaryData ps = {0, NULL};
+    uint8_t *held = NULL;
+
+    do {
+        Cairn__Read rd = CAIRN__READ__INIT;
+        Cairn__Response *r;
+        rd.keyspace = "ks1";
+        rd.table = "t";
+        rd.pkey = bytes_of(pk);
+        rd.page_size = 1000;
+        rd.paging_state = ps;
+        r = tc_read(fd, &rd);
+        assert_int_equal(tc_rc(r), 0);
+        for (size_t i = 0; i < r->read->n_rows; i++) {
+            int seq = atoi((const char *)r->read->rows[i]->ck.data + 1);
+            assert_true(seq >= 0 && seq < LOAD_MAX);
+            have[seq] = 1;
+        }
+        free(held);
+        held = malloc(r->read->paging_state.len + 1);
+        memcpy(held, r->read->paging_state.data, r->read->paging_state.len);
+        ps = (ProtobufCBinaryData){r->read->paging_state.len, held};
+        tc_free(r);
+    } while (ps.len > 0);
+    free(held);
+}
+
+static int total_acked(struct loader *l)
+{
+    int n = 0;
+
+    for (int i = 0; i < LOAD_THREADS; i++)
+        n += l[i].nacked;
+    return n;
+}
+
+static void test_sigterm_under_load(void **state)
+{
+    static const char *const group[] = {"--sync", "group", NULL};
+    struct loader l[LOAD_THREADS];
+    pthread_t th[LOAD_THREADS];
+    char dir[256], *have;
+    pid_t pid;
+    int fd;
+
+    (void)state;
+    tc_tmpdir("sigterm", dir, sizeof(dir));
+    pid = tc_start(dir, PORT(8), group);
+    close(setup_table(PORT(8), 0));
+    for (int i = 0; i < LOAD_THREADS; i++) {
+        l[i] = (struct loader){PORT(8), i, calloc(LOAD_MAX, 1), 0, 0};
+        pthread_create(&th[i], NULL, loader, &l[i]);
+    }
+    for (int waited = 0; total_acked(l) < 1500 && waited < 2000; waited++)
+        usleep(10000);
+    assert_true(total_acked(l) >= 1500);
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+    for (int i = 0; i < LOAD_THREADS; i++)
+        pthread_join(th[i], NULL);
+
+    pid = tc_start(dir, PORT(8), group);
+    fd = tc_open(PORT(8));
+    have = malloc(LOAD_MAX);
+    for (int i = 0; i < LOAD_THREADS; i++) {
+        char pk[16];
+        snprintf(pk, sizeof(pk), "w%d", i);
+        memset(have, 0, LOAD_MAX);
+        read_partition(fd, pk, have);
+        for (int s = 0; s < LOAD_MAX; s++)
+            if (l[i].acked[s] && !have[s])
+                fail_msg("acknowledged write %s/k%05d lost", pk, s);
+        free(l[i].acked);
+    }
+    free(have);
+    close(fd);
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+}
+
+/* ---- the client port opens only after replay ---- */
+
+static void test_port_after_replay(void **state)
+{
+    static const char *const group[] = {"--sync", "group", NULL};
+    char dir[256], log[300], *have;
+    pid_t pid;
+    int fd = -1;
+
+    (void)state;
+    tc_tmpdir("replay", dir, sizeof(dir));
+    pid = tc_start(dir, PORT(9), group);
+    fd = setup_table(PORT(9), 0);
+    for (int i = 0; i < 3000; i += 50) {
+        Cairn__Mutation m[50];
+        char ck[50][16];
+        for (int j = 0; j < 50; j++) {
+            snprintf(ck[j], sizeof(ck[j]), "k%05d", i + j);
+            m[j] = tc_cell(ck[j], "v", ck[j], 0, 0);
+        }
+        assert_int_equal(tc_write(fd, "ks1", "t", "r", m, 50), 0);
+    }
+    close(fd);
+    fd = -1;
+    assert_int_equal(tc_stop(pid, SIGKILL), 128 + SIGKILL);
+
+    /* Knock until the port opens; the first answer must hold it all. */
+    snprintf(log, sizeof(log), "%s.log", dir);
+    pid = tc_spawn(dir, PORT(9), group, log);
+    for (int i = 0; i < TC_TIMEOUT_MS && fd < 0; i++) {
+        fd = tc_connect(PORT(9));
+        if (fd < 0)
+            usleep(1000);
+    }
+    assert_true(fd >= 0);
+    close(fd);
+    fd = tc_open(PORT(9));
+    have = calloc(LOAD_MAX, 1);
+    read_partition(fd, "r", have);
+    for (int i = 0; i < 3000; i++)
+        if (!have[i])
+            fail_msg("row k%05d missing right after the port opened", i);
+    free(have);
+    close(fd);
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+}
+
+/* ---- settings ---- */
+
+/* refused -- run with `extra`; expect exit 2 and `needle` in the log. */
+static void refused(const char *const *extra, const char *needle)
+{
+    char dir[256], log[300], text[4096] = "";
+    FILE *f;
+    size_t n;
+
+    tc_tmpdir("cfg", dir, sizeof(dir));
+    snprintf(log, sizeof(log), "%s.log", dir);
+    assert_int_equal(tc_wait_exit(tc_spawn(dir, PORT(10), extra, log)), 2);
+    f = fopen(log, "r");
+    assert_non_null(f);
+    n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    if (strstr(text, needle) == NULL)
+        fail_msg("expected \"%s\" in: %s", needle, text);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_config(void **state)
+{
+    char dir[256], yml[300], bad[300], unk[300];
+    Cairn__HandshakeReply *h;
+    pid_t pid;
+    int fd;
+
+    (void)state;
+    tc_tmpdir("config", dir, sizeof(dir));
+    snprintf(yml, sizeof(yml), "%s.yaml", dir);
+    snprintf(bad, sizeof(bad), "%s-bad.yaml", dir);
+    snprintf(unk, sizeof(unk), "%s-unknown.yaml", dir);
+    write_file(yml, "# test\ncluster_name: testcluster\n"
+                    "commitlog_sync: none\nseeds:\n  - 127.0.0.1:21100\n");
+    write_file(bad, "cluster_name: x\nnum_tokens: lots\n");
+    write_file(unk, "colour: blue\n");
+    refused((const char *const[]){"--port", "70000", NULL}, "port");
+    refused((const char *const[]){"--sync", "sometimes", NULL}, "--sync");
+    refused((const char *const[]){"--nope", NULL}, "--nope");
+    refused((const char *const[]){"--loops", "-1", NULL}, "--loops");
+    refused((const char *const[]){"--config", bad, NULL}, "num_tokens");
+    refused((const char *const[]){"--config", bad, NULL}, "line 2");
+    refused((const char *const[]){"--config", unk, NULL}, "colour");
+
+    pid = tc_start(dir, PORT(10), (const char *const[]){"--config", yml, NULL});
+    fd = tc_connect(PORT(10));
+    h = tc_handshake(fd, 1, "cairn");
+    assert_non_null(h);
+    assert_non_null(h->error); /* the file named another cluster */
+    cairn__handshake_reply__free_unpacked(h, NULL);
+    close(fd);
+    fd = tc_connect(PORT(10));
+    h = tc_handshake(fd, 1, "testcluster");
+    assert_non_null(h);
+    assert_null(h->error);
+    assert_string_equal(h->cluster_name, "testcluster");
+    cairn__handshake_reply__free_unpacked(h, NULL);
+    close(fd);
+    assert_int_equal(tc_stop(pid, SIGINT), 0);
+
+    /* A flag beats the file. */
+    pid = tc_start(dir, PORT(10),
+                   (const char *const[]){"--config", yml, "--cluster-name",
+                                         "flagged", NULL});
+    fd = tc_connect(PORT(10));
+    h = tc_handshake(fd, 1, "flagged");
+    assert_non_null(h);
+    assert_null(h->error);
+    cairn__handshake_reply__free_unpacked(h, NULL);
+    close(fd);
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+    unlink(yml);
+    unlink(bad);
+    unlink(unk);
+}
+
+/* ---- HTTP ---- */
+
+static void test_http(void **state)
+{
+    char dir[256], *body = malloc(1 << 20);
+    pid_t pid;
+    int fd;
+
+    (void)state;
+    tc_tmpdir("http", dir, sizeof(dir));
+    pid = tc_start(dir, PORT(11), sync_none);
+    assert_int_equal(tc_http_get(PORT(11) + 2, "/health", body, 1 << 20), 200);
+    fd = setup_table(PORT(11), 0);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(tc_put(fd, "ks1", "t", "p", "", "v", "x"), 0);
+    assert_int_equal(tc_put(fd, "ks1", "nope", "p", "", "v", "x"),
+                     CAIRN_ENOTABLE);
+    close(fd);
+    assert_int_equal(tc_http_get(PORT(11) + 2, "/metrics", body, 1 << 20), 200);
+    assert_non_null(strstr(body, "cairn_requests_total{op=\"write\"} 6\n"));
+    assert_non_null(
+        strstr(body, "cairn_request_errors_total{kind=\"unknown_table\"} 1\n"));
+    assert_non_null(strstr(body, "cairn_request_latency_seconds_count{op="
+                                 "\"write\"} 6\n"));
+    assert_non_null(strstr(body, "cairn_memtable_bytes "));
+    assert_non_null(strstr(body, "cairn_commitlog_bytes "));
+    assert_non_null(strstr(body, "cairn_sstables "));
+    assert_non_null(strstr(body, "cairn_pending_compactions "));
+    assert_non_null(strstr(body, "cairn_memory_bytes{subsystem=\"server\"}"));
+    assert_int_equal(tc_http_get(PORT(11) + 2, "/nope", body, 1 << 20), 404);
+    free(body);
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+}
+
+/* ---- a client that never reads its answers, at shutdown ---- */
+
+/* metric -- the value of the Prometheus line starting with `name`. */
+static long metric(uint16_t port, const char *name)
+{
+    char *body = malloc(1 << 20), *p;
+    long v = -1;
+
+    assert_int_equal(tc_http_get(port + 2, "/metrics", body, 1 << 20), 200);
+    p = strstr(body, name);
+    if (p)
+        v = atol(p + strlen(name));
+    free(body);
+    return v;
+}
+
+/* stuck_client -- ask for far more answer bytes than sockets buffer. */
+static int stuck_client(uint16_t port)
+{
+    Cairn__Read rd = CAIRN__READ__INIT;
+    Cairn__Request rq = CAIRN__REQUEST__INIT;
+    int fd = tc_open(port);
+    long before = metric(port, "cairn_requests_total{op=\"read\"} ");
+
+    rd.keyspace = "ks1";
+    rd.table = "t";
+    rd.pkey = bytes_of("fat");
+    rq.op_case = CAIRN__REQUEST__OP_READ;
+    rq.read = &rd;
+    for (int i = 0; i < 40; i++) {
+        rq.id = (uint64_t)i + 1;
+        assert_int_equal(tc_send_msg(fd, &rq.base), 0);
+    }
+    /* Wait (bounded) until the node has answered some of them. */
+    for (int i = 0; i < 2000; i++) {
+        if (metric(port, "cairn_requests_total{op=\"read\"} ") >= before + 2)
+            return fd;
+        usleep(10000);
+    }
+    fail_msg("the node answered no read");
+    return -1;
+}
+
+static void fill_fat(int fd)
+{
+    char *v = malloc(4097);
+
+    memset(v, 'f', 4096);
+    v[4096] = '\0';
+    for (int i = 0; i < 300; i++) {
+        char ck[16];
+        snprintf(ck, sizeof(ck), "r%04d", i);
+        assert_int_equal(tc_put(fd, "ks1", "t", "fat", ck, "v", v), 0);
+    }
+    free(v);
+}
+
+static void test_shutdown_stuck_client(void **state)
+{
+    static const char *const patient[] = {"--sync", "group",
+                                          "--drain-timeout-ms", "600000", NULL};
+    static const char *const brisk[] = {"--sync", "group", "--drain-timeout-ms",
+                                        "200", NULL};
+    char dir[256], body[256], val[64];
+    pid_t pid;
+    int fd, stuck;
+
+    (void)state;
+    tc_tmpdir("stuck", dir, sizeof(dir));
+    pid = tc_start(dir, PORT(12), patient);
+    fd = setup_table(PORT(12), 0);
+    fill_fat(fd);
+    close(fd);
+
+    /* Drain waits for the stuck client; a second signal ends it now. */
+    stuck = stuck_client(PORT(12));
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 2000; i++) {
+        if (tc_http_get(PORT(12) + 2, "/health", body, sizeof(body)) == 503)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(tc_http_get(PORT(12) + 2, "/health", body, sizeof(body)),
+                     503);
+    assert_int_equal(tc_stop(pid, SIGTERM), 1);
+    close(stuck);
+
+    /* With a short drain timeout the node closes it and exits cleanly. */
+    pid = tc_start(dir, PORT(12), brisk);
+    fd = tc_open(PORT(12));
+    assert_int_equal(tc_put(fd, "ks1", "t", "p", "", "v", "acked"), 0);
+    close(fd);
+    stuck = stuck_client(PORT(12));
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+    assert_true(tc_closed(stuck, TC_TIMEOUT_MS));
+    close(stuck);
+    pid = tc_start(dir, PORT(12), brisk);
+    fd = tc_open(PORT(12));
+    assert_int_equal(tc_get(fd, "ks1", "t", "p", "", "v", val, sizeof(val)), 1);
+    assert_string_equal(val, "acked");
+    close(fd);
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_schema),  cmocka_unit_test(test_write_read),
-        cmocka_unit_test(test_paging),  cmocka_unit_test(test_ttl),
-        cmocka_unit_test(test_deletes), cmocka_unit_test(test_restart),
+        cmocka_unit_test(test_schema),
+        cmocka_unit_test(test_write_read),
+        cmocka_unit_test(test_paging),
+        cmocka_unit_test(test_ttl),
+        cmocka_unit_test(test_deletes),
+        cmocka_unit_test(test_restart),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_inflight),
+        cmocka_unit_test(test_sigterm_under_load),
+        cmocka_unit_test(test_port_after_replay),
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_http),
+        cmocka_unit_test(test_shutdown_stuck_client),
     };
 
+    /* CAIRN_TEST_FILTER=test_name runs one test (a glob, as cmocka takes). */
+    if (getenv("CAIRN_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("CAIRN_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
