@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/clock.h"
@@ -463,28 +464,57 @@ static int copy_resolved(const struct storage_batch *b, int64_t now_s,
     return 0;
 }
 
+/* request_largest -- ask for a flush of the table holding the most
+ * memtable bytes, so waiting writers always have a flush to wait for. */
+static void request_largest(struct storage *s)
+{
+    struct table *best = NULL;
+    size_t most = 0;
+
+    pthread_rwlock_rdlock(&s->lock);
+    for (size_t i = 0; i < s->ntables; i++) {
+        size_t n = memtable_bytes(s->tables[i]->mem);
+        if (n > most) {
+            most = n;
+            best = s->tables[i];
+        }
+    }
+    if (best != NULL)
+        flush_request(s, best);
+    pthread_rwlock_unlock(&s->lock);
+}
+
 /* backpressure -- wait while memtables hold too much; fail when they
  * cannot be flushed (a full disk), so the caller gets an error. */
 static int backpressure(struct storage *s)
 {
+    struct timespec ts;
     int rc = 0;
 
-    if (atomic_load(&s->mem_bytes) <= s->o.memtable_total_bytes)
-        return 0;
-    pthread_mutex_lock(&s->mu);
-    while (!s->closing &&
-           atomic_load(&s->mem_bytes) > s->o.memtable_total_bytes) {
-        if (s->flush_error != 0) {
+    while (atomic_load(&s->mem_bytes) > s->o.memtable_total_bytes) {
+        request_largest(s);
+        pthread_mutex_lock(&s->mu);
+        if (s->closing)
+            rc = err_set(CAIRN_ECLOSED, "storage is closing");
+        else if (s->flush_error != 0)
             rc = err_set(s->flush_error,
                          "memtables are full and cannot be flushed (%s)",
                          err_name(s->flush_error));
-            break;
+        if (rc != 0) {
+            pthread_mutex_unlock(&s->mu);
+            return rc;
         }
-        pthread_cond_signal(&s->cv);
-        pthread_cond_wait(&s->cv_done, &s->mu);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (atomic_load(&s->mem_bytes) > s->o.memtable_total_bytes)
+            pthread_cond_timedwait(&s->cv_done, &s->mu, &ts);
+        pthread_mutex_unlock(&s->mu);
     }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return 0;
 }
 
 static void after_apply(struct storage *s, struct table *t)

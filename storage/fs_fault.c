@@ -54,6 +54,7 @@ struct fs_fault {
     size_t nrules;
     int64_t space; /* -1: unlimited */
     int crashed;
+    int real_sync;
     uint64_t ops, hits, trash_seq;
 };
 
@@ -303,7 +304,7 @@ static int ff_fsync(struct fs_file *file)
 
     pthread_mutex_lock(&f->ff->mu);
     rc = check(f->ff, FSF_FSYNC, f->base.path, &partial);
-    if (rc == 0)
+    if (rc == 0 && f->ff->real_sync)
         rc = f->in->fs->ops->fsync(f->in);
     if (rc == 0)
         f->node->durable = f->node->size;
@@ -428,7 +429,7 @@ static int ff_fsync_dir(struct fs *fs, const char *path)
 
     pthread_mutex_lock(&ff->mu);
     rc = check(ff, FSF_FSYNC_DIR, path, &partial);
-    if (rc == 0)
+    if (rc == 0 && ff->real_sync)
         rc = ff->inner->ops->fsync_dir(ff->inner, path);
     for (size_t i = 0; rc == 0 && i < ff->njr; i++) {
         struct ff_journal *j = &ff->jr[i];
@@ -525,6 +526,7 @@ int fs_fault_new(struct fs *inner, struct fs_fault **out)
     ff->fs.ops = &ff_ops;
     ff->inner = inner;
     ff->space = -1;
+    ff->real_sync = 1;
     pthread_mutex_init(&ff->mu, NULL);
     *out = ff;
     return 0;
@@ -686,4 +688,19 @@ int fs_fault_power_loss(struct fs_fault *ff)
     ff->crashed = 0;
     pthread_mutex_unlock(&ff->mu);
     return rc;
+}
+
+void fs_fault_restart(struct fs_fault *ff)
+{
+    fs_fault_clear(ff);
+    pthread_mutex_lock(&ff->mu);
+    ff->crashed = 0;
+    pthread_mutex_unlock(&ff->mu);
+}
+
+void fs_fault_set_real_sync(struct fs_fault *ff, int on)
+{
+    pthread_mutex_lock(&ff->mu);
+    ff->real_sync = on;
+    pthread_mutex_unlock(&ff->mu);
 }

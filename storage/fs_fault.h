@@ -69,6 +69,13 @@ void fs_fault_clear(struct fs_fault *ff);
  */
 void fs_fault_set_space(struct fs_fault *ff, int64_t bytes);
 
+/*
+ * fs_fault_set_real_sync -- 0: fsyncs only record durability without
+ * reaching the disk (the power loss is simulated anyway, and tests run
+ * far faster); 1 (default): pass them through.
+ */
+void fs_fault_set_real_sync(struct fs_fault *ff, int on);
+
 /* fs_fault_crash -- from now on every call fails with -EIO. */
 void fs_fault_crash(struct fs_fault *ff);
 
@@ -82,6 +89,12 @@ int fs_fault_crashed(struct fs_fault *ff);
  * Files must all be closed. 0 or the error of the underlying fs.
  */
 int fs_fault_power_loss(struct fs_fault *ff);
+
+/*
+ * fs_fault_restart -- the process died but the machine did not: drop the
+ * rules and the crash, keep every byte (the kernel has them).
+ */
+void fs_fault_restart(struct fs_fault *ff);
 
 /* fs_fault_ops -- calls that changed the disk so far (crash points). */
 uint64_t fs_fault_ops(struct fs_fault *ff);

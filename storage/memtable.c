@@ -18,7 +18,8 @@
 #include "common/mem.h"
 
 #define MT_MAX_HEIGHT 16
-#define MT_CHUNK      (1u << 20) /* arena chunk bytes */
+#define MT_CHUNK_MIN  (4u << 10) /* first arena chunk */
+#define MT_CHUNK      (1u << 20) /* arena chunks double up to this */
 
 enum { K_PDEL = 0, K_RANGE = 1, K_ROWDEL = 2, K_CELL = 3 };
 
@@ -64,7 +65,11 @@ static void *arena_alloc(struct memtable *m, size_t n)
     void *p;
 
     if (c == NULL || c->cap - c->used < need) {
-        size_t cap = need > MT_CHUNK / 4 ? need : MT_CHUNK;
+        /* Chunks grow with the memtable, so a small one stays small. */
+        size_t grow = c == NULL               ? MT_CHUNK_MIN
+                      : c->cap * 2 > MT_CHUNK ? MT_CHUNK
+                                              : c->cap * 2;
+        size_t cap = need > grow / 4 ? need : grow;
         c = mem_alloc(MEM_MEMTABLE, sizeof(*c) + cap);
         if (c == NULL)
             return NULL;
