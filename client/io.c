@@ -62,8 +62,8 @@ struct req {
     uint8_t *frame; /* length prefix + encoded Request */
     size_t frame_len;
     int64_t deadline_ns; /* monotonic */
-    uint32_t timeout_ms;
-    struct conn *conn; /* in flight there, or NULL */
+    uint32_t timeout_ms; /* how long libcairn waits for it, in all */
+    struct conn *conn;   /* in flight there, or NULL */
     cairn_future_t *fut;
     int idempotent;
     int resends; /* resends left after a lost connection */
@@ -599,6 +599,8 @@ static void on_connect(uv_connect_t *creq, int status)
     }
     cn->st = CS_HANDSHAKE;
     uv_tcp_nodelay(&cn->tcp, 1);
+    /* Let the kernel find a peer host that vanished without a FIN. */
+    uv_tcp_keepalive(&cn->tcp, 1, KEEPALIVE_S);
     if (uv_read_start((uv_stream_t *)&cn->tcp, on_alloc, on_read) < 0 ||
         send_handshake(cn) < 0) {
         snprintf(msg, sizeof(msg), "cannot start talking to %s",
@@ -785,8 +787,7 @@ static struct cairn_client *client_alloc(const cairn_options_t *o)
     list_init(&c->waitq);
     c->connect_ms =
         o->connect_timeout_ms ? o->connect_timeout_ms : DEFAULT_CONNECT;
-    c->request_ms =
-        o->request_timeout_ms ? o->request_timeout_ms : DEFAULT_REQUEST;
+    c->request_ms = o->request_timeout_ms;
     c->pool = o->connections_per_host ? o->connections_per_host : DEFAULT_POOL;
     c->max_inflight = o->max_in_flight ? o->max_in_flight : DEFAULT_INFLIGHT;
     atomic_init(&c->next_id, 1);
@@ -913,6 +914,7 @@ static struct req *req_encode(struct cairn_client *c,
     rq->id = atomic_fetch_add(&c->next_id, 1);
     rq->consistency = ro ? (Cairn__Consistency)ro->consistency
                          : CAIRN__CONSISTENCY__CL_DEFAULT;
+    /* 0 lets the node apply its own defaults per kind of request. */
     rq->timeout_ms = ro && ro->timeout_ms ? ro->timeout_ms : c->request_ms;
     n = cairn__request__get_packed_size(rq);
     if (n > CAIRN__MAX_FRAME) {
@@ -934,9 +936,10 @@ static struct req *req_encode(struct cairn_client *c,
     cairn__request__pack(rq, r->frame + 4);
     r->frame_len = n + 4;
     r->id = rq->id;
-    r->timeout_ms = rq->timeout_ms;
-    r->deadline_ns = clk_mono_ns(clk_system()) +
-                     ((int64_t)rq->timeout_ms + CAIRN__GRACE_MS) * 1000000;
+    r->timeout_ms =
+        (rq->timeout_ms ? rq->timeout_ms : DEFAULT_REQUEST) + CAIRN__GRACE_MS;
+    r->deadline_ns =
+        clk_mono_ns(clk_system()) + (int64_t)r->timeout_ms * 1000000;
     list_init(&r->all);
     list_init(&r->q);
     return r;

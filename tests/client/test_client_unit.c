@@ -382,7 +382,7 @@ static void test_encoding_writes(void **state)
     assert_int_equal(rq->write->mutations[0]->kind,
                      CAIRN__MUTATION_KIND__MUT_CELL_DELETE);
     assert_int_equal(rq->write->mutations[0]->timestamp, 777);
-    assert_int_equal(rq->timeout_ms, 10000); /* the client default */
+    assert_int_equal(rq->timeout_ms, 0); /* no timeout given: node's */
     cairn__request__free_unpacked(rq, NULL);
 
     assert_int_equal(cairn_delete_range(c, NULL, "ks", "t", cairn_str("pk"),

@@ -122,7 +122,10 @@ const char *cairn_consistency_name(cairn_consistency_t cl);
 /*
  * Per-request settings; pass NULL for the defaults (all zero). timeout_ms
  * is sent to the node as its deadline; libcairn itself gives up one second
- * later, so the node's own timeout answer normally arrives first.
+ * later, so the node's own timeout answer normally arrives first. 0 takes
+ * the client's request_timeout_ms, and when that is 0 too the node's own
+ * defaults (docs/protocol.md: 2 s for writes, 5 s for reads and scans,
+ * none for schema changes) while libcairn waits at most 11 s.
  */
 typedef struct cairn_req_opts {
     cairn_consistency_t consistency; /* 0: the node's default */
@@ -141,9 +144,9 @@ typedef struct cairn_options {
     /* sent in the handshake; NULL or "": accept any cluster */
     const char *cluster_name;
     uint32_t connect_timeout_ms;   /* per attempt; 0: 5000 */
-    uint32_t request_timeout_ms;   /* default per request; 0: 10000 */
+    uint32_t request_timeout_ms;   /* default per request; 0: node's */
     uint32_t connections_per_host; /* pool size per node; 0: 2 */
-    uint32_t max_in_flight;        /* per connection; 0: 1024 */
+    uint32_t max_in_flight;        /* per connection; 0: 256 */
 } cairn_options_t;
 
 /* cairn_options_init -- all defaults (every field zero). */
