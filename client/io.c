@@ -43,10 +43,11 @@
 #define BACKOFF_MAX_MS   2000
 #define READ_CHUNK       (64u << 10)
 #define DEFAULT_POOL     2
-#define DEFAULT_INFLIGHT 1024
+#define DEFAULT_INFLIGHT 256 /* a node's own cap per connection */
 #define DEFAULT_CONNECT  5000
-#define DEFAULT_REQUEST  10000
+#define DEFAULT_REQUEST  10000 /* local wait when the node decides */
 #define MAX_POOL         64
+#define KEEPALIVE_S      10
 #define MAX_INFLIGHT_CAP 65536
 
 struct link {
