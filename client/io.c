@@ -69,6 +69,7 @@ struct req {
     int idempotent;
     int resends; /* resends left after a lost connection */
     int writes;  /* uv_writes still pointing at frame */
+    int sent;    /* was written to a connection at least once */
     int done;    /* future settled */
 };
 
@@ -241,7 +242,16 @@ static void fail_waitq(struct cairn_client *c, int code, const char *msg)
         struct req *r = REQ_OF(c->waitq.next, q);
 
         list_del(&r->q);
-        req_finish(r, code, msg, NULL);
+        if (r->sent && code == CAIRN_ERR_UNREACHABLE)
+            /* It went out once, on a connection that died: the node may
+             * have applied it, so this is not a plain "never sent". */
+            req_finish(r, CAIRN_ERR_CLOSED,
+                       "the connection died before the answer and no "
+                       "other connection is up to resend it; the outcome "
+                       "is unknown",
+                       NULL);
+        else
+            req_finish(r, code, msg, NULL);
     }
 }
 
@@ -336,6 +346,7 @@ static void dispatch(struct cairn_client *c)
         r = REQ_OF(c->waitq.next, q);
         list_del(&r->q);
         ht_put(cn, r);
+        r->sent = 1;
         if (conn_write(cn, r, NULL, r->frame_len) < 0)
             conn_fail(cn, CAIRN_ERR_CLOSED, "cannot write to the socket");
     }
@@ -653,8 +664,12 @@ static void on_sweep(uv_timer_t *t)
             ht_take(r->conn, r->id);
         } else {
             snprintf(msg, sizeof(msg),
-                     "no connection had room for the request within %u ms",
-                     r->timeout_ms);
+                     "no connection had room for the request within %u "
+                     "ms%s",
+                     r->timeout_ms,
+                     r->sent ? " after its first connection died; the "
+                               "outcome is unknown"
+                             : "");
             list_del(&r->q);
         }
         req_finish(r, CAIRN_ERR_TIMEOUT, msg, NULL);

@@ -588,6 +588,29 @@ static void test_idempotent_resent_once(void **state)
     peer_stop(&p);
 }
 
+static void test_idempotent_nowhere_to_resend(void **state)
+{
+    struct peer p;
+    cairn_client_t *c;
+    cairn_future_t *f;
+
+    (void)state;
+    /* One connection: an idempotent request whose connection dies has
+     * nowhere to go; it was sent, so the outcome is unknown (CLOSED),
+     * not "never sent" (UNREACHABLE). */
+    assert_int_equal(peer_start(&p, PEER_SILENT), 0);
+    c = connect_to(&p, 1);
+    f = cairn_list_keyspaces_async(c, NULL);
+    while (peer_requests(&p) < 1)
+        usleep(1000);
+    peer_drop_all(&p);
+    assert_int_equal(cairn_future_wait(f), CAIRN_ERR_CLOSED);
+    assert_non_null(strstr(cairn_future_message(f), "outcome is unknown"));
+    cairn_future_free(f);
+    cairn_client_free(c);
+    peer_stop(&p);
+}
+
 static void test_request_timeout(void **state)
 {
     struct peer p;
@@ -745,6 +768,7 @@ int main(void)
         cmocka_unit_test(test_out_of_order_answers),
         cmocka_unit_test(test_dead_connection_fails_fast),
         cmocka_unit_test(test_idempotent_resent_once),
+        cmocka_unit_test(test_idempotent_nowhere_to_resend),
         cmocka_unit_test(test_request_timeout),
         cmocka_unit_test(test_max_in_flight),
         cmocka_unit_test(test_free_fails_pending),
