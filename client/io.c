@@ -124,6 +124,9 @@ struct cairn_client {
     char *cluster_name;
     uint32_t connect_ms, request_ms, pool, max_inflight;
     atomic_int nready;
+    /* counters for cairn_client_stats() */
+    atomic_uint_fast64_t n_attempts, n_failures, n_lost, n_requests, n_resends,
+        n_timeouts;
     atomic_uint_fast64_t next_id;
     _Atomic int64_t last_ts;
 };
@@ -401,6 +404,7 @@ static void conn_drain(struct conn *cn, int code, const char *msg)
 
             if (!c->stopping && r->idempotent && r->resends > 0) {
                 r->resends--;
+                atomic_fetch_add(&c->n_resends, 1);
                 list_push(&c->waitq, &r->q, 1);
             } else {
                 req_finish(r, c->stopping ? code : CAIRN_ERR_CLOSED,
@@ -416,8 +420,13 @@ static void conn_fail(struct conn *cn, int code, const char *msg)
 
     if (cn->st == CS_IDLE || cn->st == CS_CLOSING)
         return;
-    if (cn->st == CS_READY)
+    if (cn->st == CS_READY) {
         atomic_fetch_sub(&c->nready, 1);
+        if (!c->stopping)
+            atomic_fetch_add(&c->n_lost, 1);
+    } else if (!c->stopping) {
+        atomic_fetch_add(&c->n_failures, 1);
+    }
     cn->st = CS_CLOSING;
     note_error(c, cn, msg);
     uv_timer_stop(&cn->timer);
@@ -625,6 +634,7 @@ static void conn_start(struct conn *cn)
 {
     int rc;
 
+    atomic_fetch_add(&cn->c->n_attempts, 1);
     uv_tcp_init(&cn->c->loop, &cn->tcp);
     cn->tcp.data = cn;
     cn->creq.data = cn;
@@ -672,6 +682,7 @@ static void on_sweep(uv_timer_t *t)
                              : "");
             list_del(&r->q);
         }
+        atomic_fetch_add(&c->n_timeouts, 1);
         req_finish(r, CAIRN_ERR_TIMEOUT, msg, NULL);
     }
     dispatch(c);
@@ -809,6 +820,12 @@ static struct cairn_client *client_alloc(const cairn_options_t *o)
     atomic_init(&c->next_id, 1);
     atomic_init(&c->nready, 0);
     atomic_init(&c->last_ts, 0);
+    atomic_init(&c->n_attempts, 0);
+    atomic_init(&c->n_failures, 0);
+    atomic_init(&c->n_lost, 0);
+    atomic_init(&c->n_requests, 0);
+    atomic_init(&c->n_resends, 0);
+    atomic_init(&c->n_timeouts, 0);
     return c;
 }
 
@@ -906,6 +923,18 @@ int cairn_client_connections(cairn_client_t *c)
     return atomic_load(&c->nready);
 }
 
+void cairn_client_stats(cairn_client_t *c, cairn_client_stats_t *out)
+{
+    out->connections_ready = (uint32_t)atomic_load(&c->nready);
+    out->connections_total = (uint32_t)c->nconns;
+    out->connect_attempts = atomic_load(&c->n_attempts);
+    out->connect_failures = atomic_load(&c->n_failures);
+    out->connections_lost = atomic_load(&c->n_lost);
+    out->requests = atomic_load(&c->n_requests);
+    out->resends = atomic_load(&c->n_resends);
+    out->timeouts = atomic_load(&c->n_timeouts);
+}
+
 int64_t cairn_client_timestamp(cairn_client_t *c)
 {
     int64_t prev = atomic_load(&c->last_ts);
@@ -978,6 +1007,7 @@ cairn_future_t *cairn__submit(cairn_client_t *c, const cairn_req_opts_t *ro,
         mem_free(r);
         return NULL;
     }
+    atomic_fetch_add(&c->n_requests, 1);
     /* The library's hold on f belongs to r from here on. */
     r->fut = f;
     r->idempotent = idempotent;

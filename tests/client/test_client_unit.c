@@ -559,6 +559,40 @@ static void test_dead_connection_fails_fast(void **state)
     peer_stop(&p);
 }
 
+static void test_one_drop_one_reconnect(void **state)
+{
+    struct peer p;
+    cairn_client_t *c;
+    cairn_client_stats_t before, after;
+
+    (void)state;
+    /* D02: a node that drops its connections but keeps listening costs
+     * one reconnect per connection, not repeated cycles. */
+    assert_int_equal(peer_start(&p, PEER_ACK), 0);
+    c = connect_to(&p, 2);
+    assert_int_equal(wait_connections(c, 2), 2);
+    cairn_client_stats(c, &before);
+    assert_int_equal(before.connections_total, 2);
+    assert_int_equal(before.connect_attempts, 2);
+    peer_drop_all(&p);
+    /* Both losses noticed and both connections back (bounded wait). */
+    for (int64_t until = now_ms() + PATIENCE_MS; now_ms() < until;
+         usleep(5000)) {
+        cairn_client_stats(c, &after);
+        if (after.connections_lost - before.connections_lost == 2 &&
+            after.connections_ready == 2)
+            break;
+    }
+    assert_int_equal(cairn_list_keyspaces(c, NULL, NULL), 0);
+    cairn_client_stats(c, &after);
+    assert_int_equal(after.connections_lost - before.connections_lost, 2);
+    assert_int_equal(after.connect_attempts - before.connect_attempts, 2);
+    assert_int_equal(after.connect_failures, 0);
+    assert_int_equal(after.requests - before.requests, 1);
+    cairn_client_free(c);
+    peer_stop(&p);
+}
+
 static void test_idempotent_resent_once(void **state)
 {
     struct peer p;
@@ -767,6 +801,7 @@ int main(void)
         cmocka_unit_test(test_encoding_reads_and_schema),
         cmocka_unit_test(test_out_of_order_answers),
         cmocka_unit_test(test_dead_connection_fails_fast),
+        cmocka_unit_test(test_one_drop_one_reconnect),
         cmocka_unit_test(test_idempotent_resent_once),
         cmocka_unit_test(test_idempotent_nowhere_to_resend),
         cmocka_unit_test(test_request_timeout),

@@ -183,6 +183,21 @@ int64_t cairn_client_timestamp(cairn_client_t *c);
 /* cairn_client_connections -- connections currently open and ready. */
 int cairn_client_connections(cairn_client_t *c);
 
+/* Counters of a client since it started; a snapshot, read lock-free. */
+typedef struct cairn_client_stats {
+    uint32_t connections_ready; /* open and past the handshake now */
+    uint32_t connections_total; /* the pool: contact points x pool size */
+    uint64_t connect_attempts;  /* connections opened or tried */
+    uint64_t connect_failures;  /* attempts that did not reach READY */
+    uint64_t connections_lost;  /* READY connections that died */
+    uint64_t requests;          /* requests submitted */
+    uint64_t resends;           /* idempotent requests sent again */
+    uint64_t timeouts;          /* requests libcairn gave up waiting on */
+} cairn_client_stats_t;
+
+/* cairn_client_stats -- fill *out with the client's counters. */
+void cairn_client_stats(cairn_client_t *c, cairn_client_stats_t *out);
+
 /* ------------------------------------------------------------------ */
 /* Results                                                             */
 
