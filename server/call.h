@@ -37,10 +37,11 @@ struct call {
     struct conn *conn;     /* owning connection (loop-private) */
     uint8_t *out;          /* the answer's frame (mem_alloc), or NULL */
     size_t outn;
-    int rc;            /* 0 or the error code answered */
-    struct call *next; /* in the loop's completion queue */
-    uv_work_t work;    /* for the handler's work on the pool */
-    void *handler;     /* the handler's own use */
+    int rc;               /* 0 or the error code answered */
+    struct call *next;    /* in the loop's completion queue */
+    uv_work_t work;       /* for the handler's work on the pool */
+    void *handler;        /* the handler's own use */
+    uint64_t handler_arg; /* the handler's own use */
 };
 
 /* call_answer -- pack `r` (its id is set here) as the answer; any thread. */

@@ -7,6 +7,7 @@
  */
 #include "server/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -19,7 +20,15 @@
 #include "common/err.h"
 #include "common/mem.h"
 
-enum cfg_type { CT_STR, CT_U32, CT_BOOL, CT_SYNC, CT_SEEDS, CT_LOGLEVEL };
+enum cfg_type {
+    CT_STR,
+    CT_ADDR,
+    CT_U32,
+    CT_BOOL,
+    CT_SYNC,
+    CT_SEEDS,
+    CT_LOGLEVEL
+};
 
 struct cfg_setting {
     const char *key;  /* YAML key */
@@ -38,7 +47,7 @@ struct cfg_setting {
 static const struct cfg_setting cfg_settings[] = {
     {"cluster_name", "cluster-name", CT_STR, F(cluster_name), S(cluster_name),
      1, 0, "name every node of the cluster shares (cairn)"},
-    {"listen_address", "listen", CT_STR, F(listen_address), S(listen_address),
+    {"listen_address", "listen", CT_ADDR, F(listen_address), S(listen_address),
      1, 0, "IPv4 address to listen on (127.0.0.1)"},
     {"port", "port", CT_U32, F(port), 0, 1, 65533,
      "base port: clients, peers +1, HTTP +2 (9470)"},
@@ -233,10 +242,15 @@ static int cfg_apply(struct config *c, const struct cfg_setting *s,
                      const char *v)
 {
     char *field = (char *)c + s->off;
+    struct in_addr addr;
     uint32_t u;
     int b;
 
     switch (s->type) {
+    case CT_ADDR:
+        if (inet_pton(AF_INET, v, &addr) != 1)
+            return -EINVAL;
+        __attribute__((fallthrough)); /* stored as text */
     case CT_STR:
         if (strlen(v) < s->min || strlen(v) >= s->size)
             return -EINVAL;
@@ -269,6 +283,8 @@ static const char *cfg_expect(const struct cfg_setting *s)
     switch (s->type) {
     case CT_STR:
         return s->min ? "a non-empty string" : "a string";
+    case CT_ADDR:
+        return "an IPv4 address such as 127.0.0.1";
     case CT_U32:
         snprintf(why, sizeof(why), "an integer from %u to %u", s->min, s->max);
         return why;
@@ -325,6 +341,37 @@ static int cfg_yaml_seq(yaml_parser_t *p, char *out, size_t size)
     }
 }
 
+/*
+ * cfg_yaml_seed_provider -- Cassandra's nested form,
+ *   seed_provider: [{class_name: ..., parameters: [{seeds: "a,b"}]}]
+ * walked to the end of the structure that `first` opened; the scalar
+ * after a "seeds" key is the list. 0, or -EINVAL when there is none.
+ */
+static int cfg_yaml_seed_provider(yaml_parser_t *p, char *out, size_t size)
+{
+    int depth = 1, after_key = 0, found = 0;
+
+    while (depth > 0) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(p, &ev))
+            return -EINVAL;
+        if (ev.type == YAML_SEQUENCE_START_EVENT ||
+            ev.type == YAML_MAPPING_START_EVENT)
+            depth++;
+        else if (ev.type == YAML_SEQUENCE_END_EVENT ||
+                 ev.type == YAML_MAPPING_END_EVENT)
+            depth--;
+        if (ev.type == YAML_SCALAR_EVENT && after_key && !found) {
+            snprintf(out, size, "%s", (const char *)ev.data.scalar.value);
+            found = 1;
+        }
+        after_key = ev.type == YAML_SCALAR_EVENT &&
+                    strcmp((const char *)ev.data.scalar.value, "seeds") == 0;
+        yaml_event_delete(&ev);
+    }
+    return found ? 0 : -EINVAL;
+}
+
 /* cfg_yaml_value -- read the value after `key` and apply it. */
 static int cfg_yaml_value(struct config *c, yaml_parser_t *p, const char *path,
                           const char *key)
@@ -339,6 +386,11 @@ static int cfg_yaml_value(struct config *c, yaml_parser_t *p, const char *path,
     line = (int)ev.start_mark.line + 1;
     if (ev.type == YAML_SCALAR_EVENT) {
         snprintf(val, sizeof(val), "%s", (const char *)ev.data.scalar.value);
+    } else if (strcmp(key, "seed_provider") == 0 &&
+               (ev.type == YAML_SEQUENCE_START_EVENT ||
+                ev.type == YAML_MAPPING_START_EVENT)) {
+        rc = cfg_yaml_seed_provider(p, val, sizeof(val));
+        key = "seeds";
     } else if (ev.type == YAML_SEQUENCE_START_EVENT) {
         rc = cfg_yaml_seq(p, val, sizeof(val));
     } else {
@@ -528,16 +580,28 @@ int config_parse_args(struct config *c, int argc, char **argv)
     return rc;
 }
 
+static const char *cfg_arg(enum cfg_type t)
+{
+    static const char *const args[] = {"TEXT", "ADDR", "N",    "[=BOOL]",
+                                       "MODE", "LIST", "LEVEL"};
+
+    return args[t];
+}
+
 void config_usage(int fd)
 {
     dprintf(fd, "usage: cairn-server [--config FILE] [--FLAG VALUE]...\n"
-                "Every setting may come from the YAML file (key) or a flag;"
-                " flags win.\n\n"
-                "  --config FILE                 YAML settings file\n");
+                "Every setting may come from the YAML file (its key) or a "
+                "flag; flags win.\n\n"
+                "  --config FILE              YAML settings file\n");
     for (size_t i = 0; i < CFG_NSETTINGS; i++) {
         const struct cfg_setting *s = &cfg_settings[i];
-        dprintf(fd, "  --%-28s %s\n      (yaml: %s)\n", s->flag, s->help,
+        char flag[64];
+        snprintf(flag, sizeof(flag), "%s%s%s", s->flag,
+                 s->type == CT_BOOL ? "" : " ", cfg_arg(s->type));
+        dprintf(fd, "  --%-24s %s\n  %27s yaml: %s\n", flag, s->help, "",
                 s->key);
     }
-    dprintf(fd, "  --help, --version\n");
+    dprintf(fd, "  --help, --version\n\nExit status: 0 clean stop, 1 "
+                "failure (see the log), 2 bad flag or setting.\n");
 }

@@ -477,7 +477,7 @@ void conn_accept(struct srv_loop *lp)
     conn_peer_name(cn);
     uv_tcp_nodelay(&cn->tcp, 1);
     if ((uint32_t)atomic_load(&lp->all->nconns) > cfg->max_connections) {
-        cn->ready = 1; /* answer as a Response: the client may be ready */
+        /* A HandshakeReply, the first frame a client expects. */
         return conn_refuse(cn, CAIRN_EOVERLOADED,
                            "too many connections "
                            "(max_connections); try again later");

@@ -56,6 +56,7 @@ static struct {
     atomic_uint_fast64_t requests[MOP_COUNT];
     atomic_uint_fast64_t errors[MET_NCODES + 1];
     atomic_uint_fast64_t protocol_errors;
+    atomic_uint_fast64_t deferred_writes;
     atomic_int_fast64_t connections;
     struct hist lat[MOP_COUNT];
 } met;
@@ -69,6 +70,7 @@ void metrics_init(void)
     for (size_t i = 0; i <= MET_NCODES; i++)
         atomic_store(&met.errors[i], 0);
     atomic_store(&met.protocol_errors, 0);
+    atomic_store(&met.deferred_writes, 0);
     atomic_store(&met.connections, 0);
 }
 
@@ -88,6 +90,11 @@ void metrics_request(enum metrics_op op, uint64_t latency_us, int rc)
 void metrics_protocol_error(void)
 {
     atomic_fetch_add(&met.protocol_errors, 1);
+}
+
+void metrics_deferred_write(void)
+{
+    atomic_fetch_add(&met.deferred_writes, 1);
 }
 
 void metrics_connections(int delta)
@@ -226,6 +233,10 @@ int metrics_render(struct buf *out, struct storage *s, uint64_t schema_ver)
     rc |= met_gauge(out, "cairn_protocol_errors_total", "counter",
                     "Frames refused before they became requests.",
                     (unsigned long long)atomic_load(&met.protocol_errors));
+    rc |= met_gauge(out, "cairn_writes_deferred_total", "counter",
+                    "Writes run on a worker because memtables were near "
+                    "their limit.",
+                    (unsigned long long)atomic_load(&met.deferred_writes));
     rc |= met_gauge(out, "cairn_client_connections", "gauge",
                     "Open client connections.",
                     (unsigned long long)metrics_connections_now());

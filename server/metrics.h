@@ -38,6 +38,12 @@ void metrics_request(enum metrics_op op, uint64_t latency_us, int rc);
 /* metrics_protocol_error -- a frame refused before it became a request. */
 void metrics_protocol_error(void);
 
+/*
+ * metrics_deferred_write -- a write sent to the worker pool because the
+ * memtables were near their limit (storage_apply would have waited).
+ */
+void metrics_deferred_write(void);
+
 /* metrics_connections -- add `delta` to the open client connections. */
 void metrics_connections(int delta);
 

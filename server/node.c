@@ -18,14 +18,18 @@
 #include "server/loop.h"
 #include "server/validate.h"
 
-#define NODE_GC_GRACE_DEFAULT 864000 /* 10 days, as storage.h says */
+#define NODE_GC_GRACE_DEFAULT  864000   /* 10 days, as storage.h says */
+#define NODE_PRESSURE_EVERY_NS 10000000 /* memtable pressure sampling */
 
 struct node {
     const struct config *cfg;
     struct storage *st;
     struct schema *sc;
     atomic_int_fast64_t last_ts; /* last timestamp given, µs */
-    uv_mutex_t drop_lock;        /* one pending-drop pass at a time */
+    atomic_int pressure;         /* memtables near their total limit */
+    atomic_int_fast64_t pressure_checked_ns;
+    uint64_t pressure_bytes; /* 90% of memtable_total_size_mb */
+    uv_mutex_t drop_lock;    /* one pending-drop pass at a time */
 };
 
 int64_t node_timestamp(struct node *n)
@@ -91,6 +95,9 @@ int node_create(const struct config *cfg, struct storage *st, struct schema *sc,
     n->st = st;
     n->sc = sc;
     atomic_store(&n->last_ts, 0);
+    atomic_store(&n->pressure, 0);
+    atomic_store(&n->pressure_checked_ns, 0);
+    n->pressure_bytes = ((uint64_t)cfg->memtable_total_mb << 20) / 10 * 9;
     uv_mutex_init(&n->drop_lock);
     rc = node_finish_drops(n);
     if (rc == 0)
@@ -176,14 +183,65 @@ static void node_fill_mut(struct node *n, const Cairn__Mutation *m,
     (void)n;
 }
 
-static void node_write(struct node *n, struct call *c)
+/*
+ * node_apply -- build the storage batch of `c`'s write to `table_id` and
+ * apply it: asynchronously (answered by node_write_done) or, with `sync`,
+ * waiting for durability on the calling worker thread.
+ */
+static int node_apply(struct node *n, struct call *c, uint64_t table_id,
+                      int sync)
 {
     const Cairn__Write *w = c->req->write;
     struct storage_batch b;
     struct storage_mut *muts;
+    int64_t ts;
+    int rc;
+
+    muts = mem_calloc(MEM_SERVER, w->n_mutations, sizeof(*muts));
+    if (muts == NULL)
+        return err_set(-ENOMEM, "no memory for the write");
+    ts = node_timestamp(n); /* one stamp: the batch is one event */
+    for (size_t i = 0; i < w->n_mutations; i++)
+        node_fill_mut(n, w->mutations[i], &muts[i], ts);
+    b.table_id = table_id;
+    b.pkey = (struct storage_bytes){w->pkey.data, w->pkey.len};
+    b.muts = muts;
+    b.nmuts = w->n_mutations;
+    if (sync)
+        rc = storage_apply_sync(n->st, &b);
+    else
+        rc = storage_apply(n->st, &b, node_write_done, c);
+    mem_free(muts);
+    return rc;
+}
+
+/*
+ * node_under_pressure -- are memtables near the point where
+ * storage_apply() waits for a flush? Sampled at most every 10 ms, so the
+ * check costs nothing per write; a write that would wait is sent to the
+ * worker pool, never left to block an event loop.
+ */
+static int node_under_pressure(struct node *n)
+{
+    int64_t now = clk_mono_ns(clk_system());
+    int_fast64_t last = atomic_load(&n->pressure_checked_ns);
+    struct storage_stats st;
+
+    if (now - last > NODE_PRESSURE_EVERY_NS &&
+        atomic_compare_exchange_strong(&n->pressure_checked_ns, &last, now) &&
+        storage_get_stats(n->st, 0, &st) == 0)
+        atomic_store(&n->pressure,
+                     st.memtable_bytes >= n->pressure_bytes || st.read_only);
+    return atomic_load(&n->pressure);
+}
+
+static void node_queue(struct node *n, struct call *c, uv_loop_t *loop);
+
+static void node_write(struct node *n, struct call *c)
+{
+    const Cairn__Write *w = c->req->write;
     struct schema_table t;
     uint32_t rf;
-    int64_t ts;
     int rc;
 
     rc = schema_table(n->sc, w->keyspace, w->table, &t, &rf);
@@ -191,18 +249,13 @@ static void node_write(struct node *n, struct call *c)
         rc = node_check_level(c->req, rf, 1, w->keyspace);
     if (rc < 0)
         return node_finish(c, rc);
-    muts = mem_calloc(MEM_SERVER, w->n_mutations, sizeof(*muts));
-    if (muts == NULL)
-        return node_finish(c, err_set(-ENOMEM, "no memory for the write"));
-    ts = node_timestamp(n); /* one stamp: the batch is one event */
-    for (size_t i = 0; i < w->n_mutations; i++)
-        node_fill_mut(n, w->mutations[i], &muts[i], ts);
-    b.table_id = t.id;
-    b.pkey = (struct storage_bytes){w->pkey.data, w->pkey.len};
-    b.muts = muts;
-    b.nmuts = w->n_mutations;
-    rc = storage_apply(n->st, &b, node_write_done, c);
-    mem_free(muts);
+    if (node_under_pressure(n)) {
+        metrics_deferred_write();
+        c->handler = n;
+        c->handler_arg = t.id;
+        return node_queue(n, c, srv_loop_uv(c->loop));
+    }
+    rc = node_apply(n, c, t.id, 0);
     if (rc < 0)
         node_finish(c, rc);
 }
@@ -584,7 +637,11 @@ static void node_work(uv_work_t *w)
     int rc;
 
     err_clear();
-    if (c->req->op_case == CAIRN__REQUEST__OP_READ)
+    if (c->req->op_case == CAIRN__REQUEST__OP_WRITE) {
+        rc = node_apply(n, c, c->handler_arg, 1); /* may wait: a worker */
+        if (rc == 0)
+            node_ack(c);
+    } else if (c->req->op_case == CAIRN__REQUEST__OP_READ)
         rc = node_read(n, c);
     else if (c->req->op_case == CAIRN__REQUEST__OP_SCAN)
         rc = node_scan(n, c);

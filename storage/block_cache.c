@@ -4,11 +4,15 @@
  *
  * Each shard has its own mutex, chained hash table and LRU list, so
  * readers on different shards never contend; a shard holds at most its
- * share of the capacity. An entry carries one reference for being in the
- * cache plus one per pin; eviction drops the cache's reference and the
- * memory goes at the last release, so a reader never sees a block vanish
- * under it. Blocks of a closed sstable are not hunted down: file ids are
- * never reused, so they simply age out of the LRU.
+ * share of the capacity. Entries are small handles allocated apart from
+ * their block's bytes, so a lookup walks memory that stays in the CPU
+ * caches; and a hit only marks its entry as referenced instead of moving
+ * it in the list (which would touch two more entries): eviction gives a
+ * referenced entry at the cold end a second chance, CLOCK-style. An entry
+ * carries one reference for being in the cache plus one per pin; eviction drops
+ * the cache's reference and the memory goes at the last release, so a reader
+ * never sees a block vanish under it. Blocks of a closed sstable are not hunted
+ * down: file ids are never reused, so they simply age out of the LRU.
  */
 #include "storage/block_cache.h"
 
@@ -27,12 +31,12 @@
 struct bc_entry {
     struct block_cache_block pub; /* first: callers hold &pub */
     atomic_uint refs;             /* 1 while cached + 1 per pin */
-    bool cached;                  /* in the table and LRU; shard lock */
+    bool referenced;              /* hit since last at the cold end */
     uint64_t file, off, hash;
     size_t charge;                /* bytes counted against the capacity */
     struct bc_entry *hnext;       /* hash chain */
     struct bc_entry *prev, *next; /* LRU: head is most recent */
-    uint8_t room[];
+    uint8_t *room;                /* the block's bytes, allocated apart */
 };
 
 struct bc_shard {
@@ -91,8 +95,10 @@ struct block_cache *block_cache_new(size_t capacity_bytes)
 
 static void bc_unref(struct bc_entry *e)
 {
-    if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1)
+    if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1) {
+        mem_free(e->room);
         mem_free(e);
+    }
 }
 
 void block_cache_free(struct block_cache *c)
@@ -103,7 +109,6 @@ void block_cache_free(struct block_cache *c)
         struct bc_shard *s = &c->shards[i];
         for (struct bc_entry *e = s->head, *nx; e != NULL; e = nx) {
             nx = e->next;
-            e->cached = false;
             bc_unref(e);
         }
         mem_free(s->tab);
@@ -114,12 +119,16 @@ void block_cache_free(struct block_cache *c)
 
 struct block_cache_block *block_cache_alloc(size_t n, uint8_t **room)
 {
-    struct bc_entry *e = mem_alloc(MEM_CACHE, sizeof(*e) + n);
+    struct bc_entry *e = mem_calloc(MEM_CACHE, 1, sizeof(*e));
 
     *room = NULL;
     if (e == NULL)
         return NULL;
-    memset(e, 0, sizeof(*e));
+    e->room = mem_alloc(MEM_CACHE, n ? n : 1);
+    if (e->room == NULL) {
+        mem_free(e);
+        return NULL;
+    }
     atomic_init(&e->refs, 1);
     e->charge = sizeof(*e) + n;
     *room = e->room;
@@ -186,10 +195,7 @@ struct block_cache_block *block_cache_lookup(struct block_cache *c,
     e = *bc_slot(s, file, off, h);
     if (e != NULL) {
         atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
-        if (s->head != e) {
-            lru_unlink(s, e);
-            lru_push(s, e);
-        }
+        e->referenced = true;
         s->hits++;
     } else {
         s->misses++;
@@ -218,15 +224,24 @@ static void bc_grow(struct bc_shard *s)
     s->nbuckets = n;
 }
 
+/*
+ * Drop cold entries until the shard fits. A referenced entry at the cold
+ * end loses its mark and goes back to the head; since marks are only
+ * cleared here, the loop ends within two passes over the list.
+ */
 static void bc_evict(struct bc_shard *s)
 {
     while (s->bytes > s->cap && s->tail != NULL) {
         struct bc_entry *e = s->tail;
-        *bc_slot(s, e->file, e->off, e->hash) = e->hnext;
         lru_unlink(s, e);
+        if (e->referenced) {
+            e->referenced = false;
+            lru_push(s, e);
+            continue;
+        }
+        *bc_slot(s, e->file, e->off, e->hash) = e->hnext;
         s->count--;
         s->bytes -= e->charge;
-        e->cached = false;
         bc_unref(e);
     }
 }
@@ -252,7 +267,7 @@ struct block_cache_block *block_cache_insert(struct block_cache *c,
     e->off = off;
     e->hash = h;
     e->hnext = NULL;
-    e->cached = true;
+    e->referenced = true; /* else the sweep would take it before old ones */
     *pp = e;
     atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed); /* pin */
     lru_push(s, e);

@@ -442,25 +442,64 @@ static void note_first_pos(struct table *t, uint64_t pos)
 
 /* ---- writing ---- */
 
-static _Thread_local struct buf tls_rec;
-static _Thread_local struct storage_mut *tls_muts;
-static _Thread_local size_t tls_cap;
+/*
+ * Per-thread scratch of storage_apply(): the encoded record and the
+ * resolved mutations, reused by every write of the thread and freed by a
+ * key destructor when the thread exits.
+ */
+struct apply_tls {
+    struct buf rec;
+    struct storage_mut *muts;
+    size_t cap;
+};
 
-static int copy_resolved(const struct storage_batch *b, int64_t now_s,
-                         uint32_t def_ttl)
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct apply_tls *tls;
+
+static void tls_free(void *p)
 {
-    if (b->nmuts > tls_cap) {
+    struct apply_tls *t = p;
+
+    buf_free(&t->rec);
+    mem_free(t->muts);
+    mem_free(t);
+    tls = NULL;
+}
+
+static void tls_init_key(void)
+{
+    pthread_key_create(&tls_key, tls_free);
+}
+
+static struct apply_tls *tls_get(void)
+{
+    if (tls != NULL)
+        return tls;
+    pthread_once(&tls_once, tls_init_key);
+    tls = mem_calloc(MEM_STORAGE, 1, sizeof(*tls));
+    if (tls == NULL)
+        return NULL;
+    buf_init(&tls->rec, MEM_STORAGE);
+    pthread_setspecific(tls_key, tls);
+    return tls;
+}
+
+static int copy_resolved(struct apply_tls *t, const struct storage_batch *b,
+                         int64_t now_s, uint32_t def_ttl)
+{
+    if (b->nmuts > t->cap) {
         size_t cap = b->nmuts < 16 ? 16 : b->nmuts;
         struct storage_mut *m =
-            mem_realloc(MEM_STORAGE, tls_muts, cap * sizeof(*m));
+            mem_realloc(MEM_STORAGE, t->muts, cap * sizeof(*m));
         if (m == NULL)
             return err_set(-ENOMEM, "storage: out of memory");
-        tls_muts = m;
-        tls_cap = cap;
+        t->muts = m;
+        t->cap = cap;
     }
-    memcpy(tls_muts, b->muts, b->nmuts * sizeof(*tls_muts));
+    memcpy(t->muts, b->muts, b->nmuts * sizeof(*t->muts));
     for (size_t i = 0; i < b->nmuts; i++)
-        resolve(&tls_muts[i], now_s, def_ttl);
+        resolve(&t->muts[i], now_s, def_ttl);
     return 0;
 }
 
@@ -535,11 +574,14 @@ static void after_apply(struct storage *s, struct table *t)
 int storage_apply(struct storage *s, const struct storage_batch *b,
                   storage_done_fn done, void *arg)
 {
+    struct apply_tls *x = tls_get();
     struct table *t;
     uint64_t pos = 0, end = 0;
     int64_t token = token_of(b->pkey.p, b->pkey.n);
     int rc = valid_batch(b);
 
+    if (rc == 0 && x == NULL)
+        rc = err_set(-ENOMEM, "storage: out of memory");
     if (rc == 0)
         rc = backpressure(s);
     if (rc != 0)
@@ -550,20 +592,20 @@ int storage_apply(struct storage *s, const struct storage_batch *b,
         rc = err_set(CAIRN_ENOTABLE, "table %" PRIu64 " does not exist",
                      b->table_id);
     if (rc == 0)
-        rc = copy_resolved(b, engine_now_s(s), t->o.default_ttl_s);
+        rc = copy_resolved(x, b, engine_now_s(s), t->o.default_ttl_s);
     if (rc == 0)
-        rc = encode_batch(&tls_rec, b->table_id, b->pkey, tls_muts, b->nmuts);
-    if (rc == 0 && tls_rec.len - CLOG_REC_HEADER > s->o.segment_bytes / 2)
+        rc = encode_batch(&x->rec, b->table_id, b->pkey, x->muts, b->nmuts);
+    if (rc == 0 && x->rec.len - CLOG_REC_HEADER > s->o.segment_bytes / 2)
         rc = err_set(CAIRN_ETOOBIG,
                      "batch of %zu bytes is over half a commit log segment "
                      "(%zu bytes); nothing was written",
-                     tls_rec.len - CLOG_REC_HEADER, s->o.segment_bytes);
+                     x->rec.len - CLOG_REC_HEADER, s->o.segment_bytes);
     if (rc == 0)
-        rc = commitlog_append(s->log, tls_rec.data,
-                              tls_rec.len - CLOG_REC_HEADER, &pos, &end);
+        rc = commitlog_append(s->log, x->rec.data, x->rec.len - CLOG_REC_HEADER,
+                              &pos, &end);
     if (rc == 0) {
         note_first_pos(t, pos);
-        rc = memtable_apply(t->mem, token, b->pkey.p, b->pkey.n, tls_muts,
+        rc = memtable_apply(t->mem, token, b->pkey.p, b->pkey.n, x->muts,
                             b->nmuts);
         atomic_fetch_add(&t->writes, 1);
     }

@@ -42,11 +42,15 @@ static int sst_seek(struct msrc *ms, int64_t token, const uint8_t *pk,
                     int with_header)
 {
     struct sst_src *ss = (struct sst_src *)ms;
+    int rc;
 
     if (!with_header && ck == NULL)
         ck = (const uint8_t *)"";
-    return sstable_iter_seek(ss->it, token, pk, pk_len, with_header ? NULL : ck,
-                             with_header ? 0 : ck_len);
+    rc = sstable_iter_seek(ss->it, token, pk, pk_len, with_header ? NULL : ck,
+                           with_header ? 0 : ck_len);
+    if (rc == CAIRN_ECORRUPT)
+        atomic_fetch_add(&ss->s->corrupt_blocks, 1);
+    return rc;
 }
 
 static int sst_next(struct msrc *ms, struct mentry *e)

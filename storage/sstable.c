@@ -56,6 +56,7 @@ struct sstable {
     struct sstable_meta meta;
     uint8_t *index_mem;
     struct sst_index_entry *idx;
+    int64_t *idx_tokens; /* idx[i].first.token, dense for the search */
     uint32_t nblocks;
     uint8_t *bloom_mem;
     const uint8_t *bloom_bits;
@@ -342,7 +343,8 @@ static int open_index(struct sstable *t, uint64_t off, uint32_t size)
         (uint64_t)n * SST_INDEX_FIXED > rd_left(&r))
         return corrupt(t, "index block", off, "bad block count");
     t->idx = mem_calloc(MEM_STORAGE, n ? n : 1, sizeof(*t->idx));
-    if (t->idx == NULL)
+    t->idx_tokens = mem_calloc(MEM_STORAGE, n ? n : 1, sizeof(int64_t));
+    if (t->idx == NULL || t->idx_tokens == NULL)
         return err_set(-ENOMEM, "sstable %s: index of %u blocks", t->path, n);
     for (uint32_t i = 0; i < n; i++) {
         struct sst_index_entry *e = &t->idx[i];
@@ -350,6 +352,7 @@ static int open_index(struct sstable *t, uint64_t off, uint32_t size)
             (i > 0 && sst_cmp(&t->idx[i - 1].first, &e->first) >= 0))
             return corrupt(t, "index block", off, "bad entry");
         expect = e->off + e->size + SST_TRAILER_BYTES;
+        t->idx_tokens[i] = e->first.token;
     }
     if (expect != off || rd_left(&r) != 0)
         return corrupt(t, "index block", off, "blocks do not fill the file");
@@ -363,6 +366,7 @@ static void sst_free(struct sstable *t)
         fs_close(t->f);
     mem_free(t->index_mem);
     mem_free(t->idx);
+    mem_free(t->idx_tokens);
     mem_free(t->bloom_mem);
     mem_free(t->path);
     mem_free(t);
@@ -609,11 +613,11 @@ static int iter_load(struct sstable_iter *it, uint32_t blk)
             return rc;
     }
     nr = len >= 4 ? dec_u32be(data + len - 4) : 0;
-    if (nr == 0 || (uint64_t)nr * 4 + 4 > len)
+    if (nr == 0 || (uint64_t)nr * SST_RESTART_BYTES + 4 > len)
         return data_corrupt(it, blk, "bad restart array");
     it->blk = blk;
     it->data = data;
-    it->end = len - 4 - (size_t)nr * 4;
+    it->end = len - 4 - (size_t)nr * SST_RESTART_BYTES;
     it->restarts = data + it->end;
     it->nrestarts = nr;
     return 0;
@@ -664,23 +668,36 @@ static int iter_decode(struct sstable_iter *it, size_t pos,
 static int iter_restart(struct sstable_iter *it, uint32_t i,
                         struct sstable_entry *e, size_t *next)
 {
-    uint32_t off = dec_u32be(it->restarts + 4 * (size_t)i);
+    const uint8_t *r = it->restarts + SST_RESTART_BYTES * (size_t)i;
+    uint32_t off = dec_u32be(r);
+    int rc;
 
     if (off >= it->end)
         return data_corrupt(it, it->blk, "bad restart offset");
     it->have_part = 0;
     *next = off;
-    return iter_decode(it, off, e, next);
+    rc = iter_decode(it, off, e, next);
+    if (rc == 0 && e->token != (int64_t)dec_u64be(r + 4))
+        return data_corrupt(it, it->blk, "restart token differs");
+    return rc;
 }
 
-/* The last block whose first key is <= k, or 0. */
+/*
+ * The last block whose first key is <= k, or 0. The search runs on the
+ * dense token array (an eighth of the index's memory) and reads a full
+ * index key only when tokens tie.
+ */
 static uint32_t index_find(const struct sstable *t, const struct sst_key *k)
 {
     uint32_t lo = 0, hi = t->nblocks;
 
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (sst_cmp(&t->idx[mid].first, k) <= 0)
+        int64_t tok = t->idx_tokens[mid];
+        int c = tok < k->token   ? -1
+                : tok > k->token ? 1
+                                 : sst_cmp(&t->idx[mid].first, k);
+        if (c <= 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -688,23 +705,46 @@ static uint32_t index_find(const struct sstable *t, const struct sst_key *k)
     return lo > 0 ? lo - 1 : 0;
 }
 
-/* The last restart whose key is <= k, or 0. */
-static int restart_find(struct sstable_iter *it, const struct sst_key *k,
-                        uint32_t *out)
+/*
+ * Compare restart `i`'s key with k: by the token kept in the restart
+ * array when it differs (no touch of the entry, which is likely far in
+ * memory), else by decoding the entry.
+ */
+static int restart_cmp(struct sstable_iter *it, uint32_t i,
+                       const struct sst_key *k, int *out)
 {
-    uint32_t lo = 0, hi = it->nrestarts;
+    const uint8_t *r = it->restarts + SST_RESTART_BYTES * (size_t)i;
+    int64_t token = (int64_t)dec_u64be(r + 4);
     struct sstable_entry e;
     struct sst_key ek;
     size_t next;
     int rc;
 
+    if (token != k->token) {
+        *out = token < k->token ? -1 : 1;
+        return 0;
+    }
+    rc = iter_restart(it, i, &e, &next);
+    if (rc != 0)
+        return rc;
+    entry_key(&e, &ek);
+    *out = sst_cmp(&ek, k);
+    return 0;
+}
+
+/* The last restart whose key is <= k, or 0. */
+static int restart_find(struct sstable_iter *it, const struct sst_key *k,
+                        uint32_t *out)
+{
+    uint32_t lo = 0, hi = it->nrestarts;
+    int c, rc;
+
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        rc = iter_restart(it, mid, &e, &next);
+        rc = restart_cmp(it, mid, k, &c);
         if (rc != 0)
             return rc;
-        entry_key(&e, &ek);
-        if (sst_cmp(&ek, k) <= 0)
+        if (c <= 0)
             lo = mid + 1;
         else
             hi = mid;

@@ -25,7 +25,8 @@
 #define SST_ENTRY_HEADER     0x01u /* partition header entry, no ck */
 #define SST_ENTRY_SAME_PART  0x02u /* token and pkey of the previous entry */
 #define SST_ENTRY_KNOWN      0x03u /* every other flag bit must be zero */
-#define SST_RESTART_INTERVAL 16u
+#define SST_RESTART_INTERVAL 8u
+#define SST_RESTART_BYTES    12u /* offset u32, token i64 */
 
 /* Index block: count (4), then per entry at least these fixed bytes. */
 #define SST_INDEX_FIXED 21u /* offset 8, size 4, token 8, is_header 1 */

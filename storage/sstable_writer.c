@@ -176,7 +176,7 @@ static int w_flush_block(struct sstable_writer *w)
     if (w->nentries == 0)
         return 0;
     if (buf_append(&w->blk, w->restarts.data, w->restarts.len) ||
-        buf_put_u32be(&w->blk, (uint32_t)(w->restarts.len / 4)))
+        buf_put_u32be(&w->blk, (uint32_t)(w->restarts.len / SST_RESTART_BYTES)))
         return err_set(-ENOMEM, "sstable %s: block buffer", w->path);
     rc = w_block(w, &w->blk, w->compression, &off, &size);
     if (rc != 0)
@@ -222,7 +222,8 @@ static int w_encode(struct sstable_writer *w, int is_header, const uint8_t *ck,
 
     if (!restart && w->part_in_block > 0)
         flags |= SST_ENTRY_SAME_PART;
-    if (restart && buf_put_u32be(&w->restarts, (uint32_t)b->len))
+    if (restart && (buf_put_u32be(&w->restarts, (uint32_t)b->len) ||
+                    buf_put_u64be(&w->restarts, (uint64_t)w->token)))
         return -ENOMEM;
     if (w->nentries == 0 && w_first_key(w, is_header, ck, ck_len))
         return -ENOMEM;

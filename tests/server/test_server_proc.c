@@ -38,6 +38,29 @@ static ProtobufCBinaryData bytes_of(const char *s)
     return (ProtobufCBinaryData){strlen(s), (uint8_t *)s};
 }
 
+/* num_after -- the decimal number in `b` after its first `skip` bytes. */
+static int num_after(const ProtobufCBinaryData *b, size_t skip)
+{
+    char text[32];
+
+    if (b->len <= skip || b->len - skip >= sizeof(text))
+        return -1;
+    memcpy(text, b->data + skip, b->len - skip);
+    text[b->len - skip] = '\0';
+    return atoi(text);
+}
+
+/* keep_state -- copy a paging state out of an answer about to be freed. */
+static ProtobufCBinaryData keep_state(uint8_t **held,
+                                      const ProtobufCBinaryData *ps)
+{
+    free(*held);
+    *held = malloc(ps->len + 1);
+    if (ps->len)
+        memcpy(*held, ps->data, ps->len);
+    return (ProtobufCBinaryData){ps->len, *held};
+}
+
 /* setup_table -- keyspace ks1 (rf 1) and table ks1.t on a fresh node. */
 static int setup_table(uint16_t port, uint32_t ttl)
 {
@@ -293,10 +316,7 @@ static void page_partition(int fd, int rows, uint32_t page)
             assert_int_equal(r->read->rows[i]->ck.len, strlen(want));
             assert_memory_equal(r->read->rows[i]->ck.data, want, strlen(want));
         }
-        free(held);
-        held = malloc(r->read->paging_state.len + 1);
-        memcpy(held, r->read->paging_state.data, r->read->paging_state.len);
-        ps = (ProtobufCBinaryData){r->read->paging_state.len, held};
+        ps = keep_state(&held, &r->read->paging_state);
         pages++;
         tc_free(r);
         assert_true(pages <= rows / (int)page + 2);
@@ -333,17 +353,14 @@ static void scan_all(int fd, uint32_t page, int parts, int rows_each)
         assert_int_equal(tc_rc(r), 0);
         for (size_t i = 0; i < r->scan->n_partitions; i++) {
             Cairn__PartitionRows *p = r->scan->partitions[i];
-            int k = atoi((const char *)p->pkey.data + 1);
+            int k = num_after(&p->pkey, 1);
             assert_true(p->token >= last_token);
             last_token = p->token;
             assert_true(k >= 0 && k < parts);
             seen[k] += (int)p->n_rows;
             total += (int)p->n_rows;
         }
-        free(held);
-        held = malloc(r->scan->paging_state.len + 1);
-        memcpy(held, r->scan->paging_state.data, r->scan->paging_state.len);
-        ps = (ProtobufCBinaryData){r->scan->paging_state.len, held};
+        ps = keep_state(&held, &r->scan->paging_state);
         tc_free(r);
     } while (ps.len > 0);
     free(held);
@@ -948,14 +965,11 @@ static void read_partition(int fd, const char *pk, char *have)
         r = tc_read(fd, &rd);
         assert_int_equal(tc_rc(r), 0);
         for (size_t i = 0; i < r->read->n_rows; i++) {
-            int seq = atoi((const char *)r->read->rows[i]->ck.data + 1);
+            int seq = num_after(&r->read->rows[i]->ck, 1);
             assert_true(seq >= 0 && seq < LOAD_MAX);
             have[seq] = 1;
         }
-        free(held);
-        held = malloc(r->read->paging_state.len + 1);
-        memcpy(held, r->read->paging_state.data, r->read->paging_state.len);
-        ps = (ProtobufCBinaryData){r->read->paging_state.len, held};
+        ps = keep_state(&held, &r->read->paging_state);
         tc_free(r);
     } while (ps.len > 0);
     free(held);
@@ -1187,10 +1201,13 @@ static long metric(uint16_t port, const char *name)
     char *body = malloc(1 << 20), *p;
     long v = -1;
 
+    char line[128];
+
     assert_int_equal(tc_http_get(port + 2, "/metrics", body, 1 << 20), 200);
-    p = strstr(body, name);
+    snprintf(line, sizeof(line), "\n%s", name); /* not the HELP line */
+    p = strstr(body, line);
     if (p)
-        v = atol(p + strlen(name));
+        v = atol(p + strlen(line));
     free(body);
     return v;
 }
@@ -1283,6 +1300,186 @@ static void test_shutdown_stuck_client(void **state)
     assert_int_equal(tc_stop(pid, SIGTERM), 0);
 }
 
+/* ---- connection and frame limits ---- */
+
+static void test_limits(void **state)
+{
+    static const char *const extra[] = {
+        "--sync", "none", "--max-connections", "2", "--max-frame-bytes",
+        "1024",   NULL};
+    char dir[256], val[1500];
+    pid_t pid;
+    int a, b, c = -1;
+
+    (void)state;
+    tc_tmpdir("limits", dir, sizeof(dir));
+    pid = tc_start(dir, PORT(13), extra);
+    a = setup_table(PORT(13), 0);
+    b = tc_open(PORT(13));
+
+    /* A third connection is refused with a reason, then closed. */
+    c = tc_connect(PORT(13));
+    assert_true(c >= 0);
+    {
+        uint8_t *p;
+        long n = tc_recv_frame(c, &p, TC_TIMEOUT_MS);
+        Cairn__HandshakeReply *h;
+        assert_true(n >= 0);
+        h = cairn__handshake_reply__unpack(NULL, (size_t)n, p);
+        free(p);
+        assert_non_null(h);
+        assert_non_null(h->error);
+        assert_int_equal(h->error->code, CAIRN_EOVERLOADED);
+        cairn__handshake_reply__free_unpacked(h, NULL);
+    }
+    assert_true(tc_closed(c, TC_TIMEOUT_MS));
+    close(c);
+
+    /* Once one closes, a new one is let in (the node sees the close
+     * asynchronously, so knock a bounded number of times). */
+    close(b);
+    for (int i = 0; i < 2000; i++) {
+        Cairn__HandshakeReply *h;
+        c = tc_connect(PORT(13));
+        h = tc_handshake(c, 1, "cairn");
+        if (h && !h->error) {
+            cairn__handshake_reply__free_unpacked(h, NULL);
+            break;
+        }
+        if (h)
+            cairn__handshake_reply__free_unpacked(h, NULL);
+        close(c);
+        c = -1;
+        usleep(10000);
+    }
+    assert_true(c >= 0);
+    assert_int_equal(tc_put(c, "ks1", "t", "p", "", "v", "fits"), 0);
+
+    /* A frame over --max-frame-bytes: an error, then the close. */
+    memset(val, 'x', sizeof(val) - 1);
+    val[sizeof(val) - 1] = '\0';
+    {
+        Cairn__Request rq = CAIRN__REQUEST__INIT;
+        Cairn__Write w = CAIRN__WRITE__INIT;
+        Cairn__Mutation m = tc_cell("", "v", val, 0, 0), *mp = &m;
+        w.keyspace = "ks1";
+        w.table = "t";
+        w.pkey = bytes_of("p");
+        w.n_mutations = 1;
+        w.mutations = &mp;
+        rq.id = 9;
+        rq.op_case = CAIRN__REQUEST__OP_WRITE;
+        rq.write = &w;
+        assert_int_equal(tc_send_msg(a, &rq.base), 0);
+    }
+    expect_error(a, 0, CAIRN_ETOOBIG);
+    assert_true(tc_closed(a, TC_TIMEOUT_MS));
+    close(a);
+    assert_int_equal(tc_get(c, "ks1", "t", "p", "", "v", val, sizeof(val)), 1);
+    assert_string_equal(val, "fits");
+    close(c);
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+}
+
+/* ---- many flushes: memtables far smaller than the data ---- */
+
+enum { FAT_ROWS = 1500, FAT_VALUE = 2048 };
+
+/* fat_writer -- FAT_ROWS rows of FAT_VALUE bytes, 16 in flight. */
+static void *fat_writer(void *arg)
+{
+    struct loader *l = arg;
+    char *val = malloc(FAT_VALUE + 1), pk[16];
+    int fd = tc_open(l->port), next = 0, out = 0;
+
+    memset(val, 'a' + l->k, FAT_VALUE);
+    val[FAT_VALUE] = '\0';
+    snprintf(pk, sizeof(pk), "m%d", l->k);
+    while (next < FAT_ROWS || out > 0) {
+        Cairn__Response *r;
+        while (out < LOAD_WINDOW && next < FAT_ROWS) {
+            Cairn__Request rq = CAIRN__REQUEST__INIT;
+            Cairn__Write w = CAIRN__WRITE__INIT;
+            Cairn__Mutation m, *mp = &m;
+            char ck[16];
+            snprintf(ck, sizeof(ck), "k%05d", next);
+            m = tc_cell(ck, "v", val, 0, 0);
+            w.keyspace = "ks1";
+            w.table = "t";
+            w.pkey = bytes_of(pk);
+            w.n_mutations = 1;
+            w.mutations = &mp;
+            rq.id = (uint64_t)++next;
+            rq.op_case = CAIRN__REQUEST__OP_WRITE;
+            rq.write = &w;
+            tc_send_msg(fd, &rq.base);
+            out++;
+        }
+        r = tc_recv(fd);
+        if (r == NULL)
+            break;
+        out--;
+        if (tc_rc(r) == 0)
+            l->nacked++;
+        else
+            l->errors++;
+        tc_free(r);
+    }
+    free(val);
+    close(fd);
+    return NULL;
+}
+
+static void check_fat(uint16_t port)
+{
+    char *have = calloc(LOAD_MAX, 1);
+    int fd = tc_open(port);
+
+    for (int k = 0; k < 2; k++) {
+        char pk[16];
+        snprintf(pk, sizeof(pk), "m%d", k);
+        memset(have, 0, LOAD_MAX);
+        read_partition(fd, pk, have);
+        for (int i = 0; i < FAT_ROWS; i++)
+            if (!have[i])
+                fail_msg("row %s/k%05d missing", pk, i);
+    }
+    free(have);
+    close(fd);
+}
+
+static void test_small_memtables(void **state)
+{
+    static const char *const extra[] = {
+        "--sync", "group", "--memtable-mb", "1", "--memtable-total-mb",
+        "2",      NULL};
+    struct loader l[2];
+    pthread_t th[2];
+    char dir[256];
+    pid_t pid;
+
+    (void)state;
+    tc_tmpdir("flushes", dir, sizeof(dir));
+    pid = tc_start(dir, PORT(14), extra);
+    close(setup_table(PORT(14), 0));
+    for (int i = 0; i < 2; i++) {
+        l[i] = (struct loader){PORT(14), i, NULL, 0, 0};
+        pthread_create(&th[i], NULL, fat_writer, &l[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(l[i].errors, 0);
+        assert_int_equal(l[i].nacked, FAT_ROWS);
+    }
+    /* 6 MiB through 1 MiB memtables: flushed to sstables on the way. */
+    assert_true(metric(PORT(14), "cairn_sstables ") >= 1);
+    check_fat(PORT(14));
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+    pid = tc_start(dir, PORT(14), extra);
+    check_fat(PORT(14));
+    assert_int_equal(tc_stop(pid, SIGTERM), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1299,6 +1496,8 @@ int main(void)
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_http),
         cmocka_unit_test(test_shutdown_stuck_client),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_small_memtables),
     };
 
     /* CAIRN_TEST_FILTER=test_name runs one test (a glob, as cmocka takes). */

@@ -6,6 +6,7 @@
  * (persistence, new ids on re-create, pending drops, damage detected).
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #include "common/mem.h"
 #include "server/config.h"
 #include "server/frame.h"
+#include "server/node.h"
 #include "server/schema.h"
 #include "server/validate.h"
 
@@ -87,6 +89,8 @@ static void test_config_refusals(void **state)
     refuses(2, (char *[]){"s", "--log-json=maybe", NULL}, "log_json");
     refuses(3, (char *[]){"s", "--num-tokens", "99999999999", NULL},
             "num_tokens");
+    refuses(3, (char *[]){"s", "--listen", "localhost", NULL},
+            "listen_address");
     refuses(2, (char *[]){"s", "--frobnicate", NULL}, "--frobnicate");
     refuses(2, (char *[]){"s", "--port", NULL}, "--port");
     refuses(2, (char *[]){"s", "stray", NULL}, "stray");
@@ -126,6 +130,17 @@ static void test_config_yaml(void **state)
     assert_string_equal(c.seeds[1].host, "h2");
     assert_int_equal(c.sync, STORAGE_SYNC_NONE);
     assert_int_equal(c.read_timeout_ms, 100);
+
+    write_text(path, "seed_provider:\n"
+                     "  - class_name: org.apache.cassandra.locator."
+                     "SimpleSeedProvider\n"
+                     "    parameters:\n"
+                     "      - seeds: \"10.0.0.1:7000,10.0.0.2\"\n");
+    assert_int_equal(
+        config_parse_args(&c, 3, (char *[]){"s", "--config", path, NULL}), 0);
+    assert_int_equal(c.nseeds, 2);
+    assert_string_equal(c.seeds[0].host, "10.0.0.1");
+    assert_int_equal(c.seeds[0].port, 7000);
 
     write_text(path, "port: 9000\nnum_tokens: -3\n");
     refuses(3, (char *[]){"s", "--config", path, NULL}, "num_tokens");
@@ -453,6 +468,123 @@ static void test_schema_damage(void **state)
     rmdir_all(dir);
 }
 
+/* ---- node: timestamps, storage made to agree with the schema ---- */
+
+struct ts_run {
+    struct node *n;
+    int64_t ts[5000];
+};
+
+static void *ts_thread(void *arg)
+{
+    struct ts_run *r = arg;
+
+    for (int i = 0; i < 5000; i++)
+        r->ts[i] = node_timestamp(r->n);
+    return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+static void open_node(const char *dir, struct config *cfg, struct storage **st,
+                      struct schema **sc, struct node **n)
+{
+    struct storage_options o;
+
+    config_defaults(cfg);
+    storage_options_default(&o);
+    o.dir = dir;
+    o.sync = STORAGE_SYNC_NONE;
+    assert_int_equal(storage_open(&o, st), 0);
+    assert_int_equal(schema_open(dir, sc), 0);
+    assert_int_equal(node_create(cfg, *st, *sc, n), 0);
+}
+
+static void close_node(struct storage *st, struct schema *sc, struct node *n)
+{
+    node_destroy(n);
+    storage_close(st);
+    schema_close(sc);
+}
+
+static void test_node_timestamps(void **state)
+{
+    static struct ts_run runs[4];
+    static int64_t all[4 * 5000];
+    struct config cfg;
+    struct storage *st;
+    struct schema *sc;
+    struct node *n;
+    pthread_t th[4];
+    char dir[64];
+
+    (void)state;
+    tmpdir(dir);
+    open_node(dir, &cfg, &st, &sc, &n);
+    for (int i = 0; i < 4; i++) {
+        runs[i].n = n;
+        pthread_create(&th[i], NULL, ts_thread, &runs[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        for (int j = 1; j < 5000; j++)
+            assert_true(runs[i].ts[j] > runs[i].ts[j - 1]);
+        memcpy(all + i * 5000, runs[i].ts, sizeof(runs[i].ts));
+    }
+    /* Unique across threads too: no two writes share a stamp. */
+    qsort(all, 4 * 5000, sizeof(all[0]), cmp_i64);
+    for (int i = 1; i < 4 * 5000; i++)
+        assert_true(all[i] > all[i - 1]);
+    close_node(st, sc, n);
+    rmdir_all(dir);
+}
+
+static void test_node_reconciles(void **state)
+{
+    struct storage_table_options o = {864000, 0, 1};
+    struct config cfg;
+    struct storage *st;
+    struct schema *sc;
+    struct node *n;
+    uint64_t id, *drops;
+    size_t cnt;
+    char dir[64];
+    int created;
+
+    (void)state;
+    tmpdir(dir);
+    /* A schema written while storage never heard of its tables. */
+    assert_int_equal(schema_open(dir, &sc), 0);
+    assert_int_equal(schema_create_keyspace(sc, "ks", 1, 0), 0);
+    assert_int_equal(schema_create_table(sc, "ks", "a", &o, 0, &id, &created),
+                     0);
+    assert_int_equal(schema_create_table(sc, "ks", "b", &o, 0, &id, &created),
+                     0);
+    assert_int_equal(schema_drop_table(sc, "ks", "a", 0), 0);
+    schema_close(sc);
+
+    /* At start the node creates b in storage and finishes a's drop. */
+    open_node(dir, &cfg, &st, &sc, &n);
+    assert_int_equal(schema_pending_drops(sc, &drops, &cnt), 0);
+    assert_int_equal(cnt, 0);
+    mem_free(drops);
+    {
+        struct storage_mut m = {0};
+        struct storage_batch b = {id, {(const uint8_t *)"k", 1}, &m, 1};
+        m.kind = STORAGE_MUT_CELL;
+        m.column = (struct storage_bytes){(const uint8_t *)"c", 1};
+        m.ts = 1;
+        assert_int_equal(storage_apply_sync(st, &b), 0);
+    }
+    close_node(st, sc, n);
+    rmdir_all(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +599,8 @@ int main(void)
         cmocka_unit_test(test_paging_states),
         cmocka_unit_test(test_schema_persist),
         cmocka_unit_test(test_schema_damage),
+        cmocka_unit_test(test_node_timestamps),
+        cmocka_unit_test(test_node_reconciles),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
