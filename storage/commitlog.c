@@ -168,6 +168,8 @@ static int open_segment_locked(struct commitlog *l)
     enc_u32be(h + 4, CLOG_VERSION);
     enc_u64be(h + 8, id);
     enc_u64be(h + 16, XXH64(h, 16, 0));
+    /* Blocks reserved now spare every later fsync an allocation. */
+    fs_preallocate(f, 0, l->segment_bytes);
     rc = fs_append(f, h, sizeof(h));
     if (rc == 0)
         rc = fs_fsync_dir(l->fs, l->dir);

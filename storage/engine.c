@@ -113,7 +113,8 @@ static int table_new(struct storage *s, uint64_t id,
     struct table *t = mem_calloc(MEM_STORAGE, 1, sizeof(*t));
 
     *out = NULL;
-    if (t == NULL || memtable_new(&s->mem_bytes, &t->mem) != 0) {
+    if (t == NULL ||
+        memtable_new(&s->mem_bytes, s->o.memtable_bytes, &t->mem) != 0) {
         mem_free(t);
         return err_set(-ENOMEM, "storage: out of memory for table %" PRIu64,
                        id);

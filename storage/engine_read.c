@@ -314,76 +314,83 @@ static int same_pk(const struct mentry *e, int64_t token, const uint8_t *pk,
 }
 
 /*
- * read_rows -- rows of partition (token, pk) from `start` (exclusive when
- * `after`) to `end` (empty: no end), into the current result partition.
- * Returns 0, or 1 when the limit stopped it with more rows to come.
+ * read_rows -- rows of partition (token, pk) from the merge's current
+ * entry `e` (rc: merge_next's result for it) on, skipping rows before
+ * `start` (and `start` itself when `after`), up to `end` (empty: no
+ * end), into the current result partition. Returns 0, or 1 when the
+ * limit stopped it with more rows to come.
  */
-static int read_rows(struct preader *pr, int64_t token, const uint8_t *pk,
-                     size_t pk_len, struct storage_bytes start, int after,
+static int read_rows(struct preader *pr, int rc, struct mentry *e,
+                     int64_t token, const uint8_t *pk, size_t pk_len,
+                     struct storage_bytes start, int after,
                      struct storage_bytes end)
 {
-    struct mentry e;
-    int rc = merge_seek(pr->m, token, pk, pk_len, start.p, start.n, 0);
-
-    while (rc == 0) {
-        rc = merge_next(pr->m, &e);
-        if (rc != 1)
-            break;
-        rc = 0;
-        if (!same_pk(&e, token, pk, pk_len) || e.is_header)
+    for (; rc == 1; rc = merge_next(pr->m, e)) {
+        if (!same_pk(e, token, pk, pk_len) || e->is_header)
             return 0;
-        if (after && bytes_cmp(e.ck, e.ck_len, start.p, start.n) <= 0)
-            continue;
-        if (end.n > 0 && bytes_cmp(e.ck, e.ck_len, end.p, end.n) > 0)
+        if (start.n > 0 || after) {
+            int c = bytes_cmp(e->ck, e->ck_len, start.p, start.n);
+            if (c < 0 || (after && c == 0))
+                continue;
+        }
+        if (end.n > 0 && bytes_cmp(e->ck, e->ck_len, end.p, end.n) > 0)
             return 0;
         if (!pr->unlimited && pr->limit == 0) {
             /* One more row exists if it shows. */
-            int64_t cover = row_covering_ts(&pr->hdr, e.ck, e.ck_len);
-            row_resolve(e.row, cover, pr->now_s,
+            int64_t cover = row_covering_ts(&pr->hdr, e->ck, e->ck_len);
+            row_resolve(e->row, cover, pr->now_s,
                         pr->tombs ? ROW_KEEP : ROW_LIVE);
-            if (pr->tombs ? !row_empty(e.row) : e.row->n > 0)
+            if (pr->tombs ? !row_empty(e->row) : e->row->n > 0)
                 return 1;
             continue;
         }
-        rc = emit_row(pr, &e);
-        if (rc == 1) {
+        rc = emit_row(pr, e);
+        if (rc < 0)
+            return rc;
+        if (rc == 1)
             pr->limit--;
-            rc = 0;
-        }
+        rc = 1;
     }
     return rc;
 }
 
-/* read_header -- the merged header of (token, pk) into pr->hdr. */
-static int read_header(struct preader *pr, int64_t token, const uint8_t *pk,
-                       size_t pk_len)
-{
-    struct mentry e;
-    int rc = merge_seek(pr->m, token, pk, pk_len, NULL, 0, 1);
-
-    row_header_reset(&pr->hdr);
-    if (rc == 0)
-        rc = merge_next(pr->m, &e);
-    if (rc == 1 && e.is_header && same_pk(&e, token, pk, pk_len))
-        return keep_header(pr, e.hdr);
-    return rc < 0 ? rc : 0;
-}
-
-/* read_one -- header and rows of one partition. Returns 1 when the limit
+/*
+ * read_one -- header and rows of one partition, with one seek when the
+ * rows wanted start at the partition's start. Returns 1 when the limit
  * stopped it. The partition is dropped from the result if it shows
- * nothing. */
+ * nothing.
+ */
 static int read_one(struct preader *pr, int64_t token, const uint8_t *pk,
                     size_t pk_len, struct storage_bytes start, int after,
                     struct storage_bytes end)
 {
     struct storage_result *r = &pr->x->r;
-    int rc = read_header(pr, token, pk, pk_len), more;
+    struct mentry e;
+    int rc = merge_seek(pr->m, token, pk, pk_len, NULL, 0,
+                        MSEEK_HEADER | MSEEK_EXACT),
+        more;
 
+    row_header_reset(&pr->hdr);
     if (rc == 0)
-        rc = res_part(pr->x, token, pk, pk_len, &pr->hdr, pr->tombs);
-    if (rc != 0)
+        rc = merge_next(pr->m, &e);
+    if (rc == 1 && e.is_header && same_pk(&e, token, pk, pk_len)) {
+        rc = keep_header(pr, e.hdr);
+        if (rc == 0)
+            rc = merge_next(pr->m, &e);
+    }
+    if (rc == 1 && (start.n > 0 || after) && same_pk(&e, token, pk, pk_len) &&
+        bytes_cmp(e.ck, e.ck_len, start.p, start.n) < 0) {
+        /* The slice starts deep inside: skip there by seeking. */
+        rc =
+            merge_seek(pr->m, token, pk, pk_len, start.p, start.n, MSEEK_EXACT);
+        if (rc == 0)
+            rc = merge_next(pr->m, &e);
+    }
+    if (rc < 0)
         return rc;
-    more = read_rows(pr, token, pk, pk_len, start, after, end);
+    more = res_part(pr->x, token, pk, pk_len, &pr->hdr, pr->tombs);
+    if (more == 0)
+        more = read_rows(pr, rc, &e, token, pk, pk_len, start, after, end);
     if (more < 0)
         return more;
     if (r->parts[r->nparts - 1].nrows == 0 &&

@@ -38,10 +38,10 @@ struct sst_src {
 };
 
 static int sst_seek(struct msrc *ms, int64_t token, const uint8_t *pk,
-                    size_t pk_len, const uint8_t *ck, size_t ck_len,
-                    int with_header)
+                    size_t pk_len, const uint8_t *ck, size_t ck_len, int flags)
 {
     struct sst_src *ss = (struct sst_src *)ms;
+    int with_header = flags & MSEEK_HEADER;
     int rc;
 
     if (!with_header && ck == NULL)
@@ -321,7 +321,7 @@ static int install(struct storage *s, struct table *t, struct sst *x)
 static int switch_memtable(struct storage *s, struct table *t)
 {
     struct memtable *fresh;
-    int rc = memtable_new(&s->mem_bytes, &fresh);
+    int rc = memtable_new(&s->mem_bytes, s->o.memtable_bytes, &fresh);
 
     if (rc != 0)
         return rc;

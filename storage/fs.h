@@ -151,6 +151,14 @@ static inline int fs_lock(struct fs *fs, const char *path, struct fs_file **out)
     return fs->ops->lock(fs, path, out);
 }
 
+/*
+ * fs_preallocate -- a hint: reserve disk blocks for bytes [off, off + len)
+ * of a file of fs_posix() without changing its size, so later appends and
+ * their fsyncs need no block allocation. Files of other implementations
+ * are left alone (0). Callers go on when it fails.
+ */
+int fs_preallocate(struct fs_file *f, uint64_t off, uint64_t len);
+
 /* fs_read_full -- pread exactly n bytes or fail (-EIO on a short file). */
 int fs_read_full(struct fs_file *f, void *buf, size_t n, uint64_t off);
 

@@ -225,6 +225,19 @@ static int posix_lock(struct fs *fs, const char *path, struct fs_file **out)
     return 0;
 }
 
+static const struct fs_ops posix_ops;
+
+int fs_preallocate(struct fs_file *file, uint64_t off, uint64_t len)
+{
+    struct posix_file *f = (struct posix_file *)file;
+
+    if (file->fs->ops != &posix_ops)
+        return 0;
+    if (fallocate(f->fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) != 0)
+        return posix_fail(errno, "preallocate", f->base.path);
+    return 0;
+}
+
 static const struct fs_ops posix_ops = {
     .open = posix_open,
     .close = posix_close,

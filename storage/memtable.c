@@ -33,8 +33,17 @@ struct mt_node {
     uint8_t kind;
     uint8_t flag; /* cell: tombstone; range: open end */
     uint8_t height;
-    _Atomic(struct mt_node *) next[];
+    /* The tower of next pointers sits just before the node (level i at
+     * link(n, i)), so a search touches the key and its link in one or
+     * two cache lines. */
 };
+
+typedef _Atomic(struct mt_node *) mt_link;
+
+static inline mt_link *link_of(struct mt_node *n, int level)
+{
+    return (mt_link *)n - 1 - level;
+}
 
 struct mt_chunk {
     struct mt_chunk *prev;
@@ -42,8 +51,17 @@ struct mt_chunk {
     uint8_t data[];
 };
 
+/* A partition in the hash index: its first node in skiplist order. */
+struct mt_hent {
+    _Atomic(struct mt_hent *) next;
+    int64_t token;
+    _Atomic(struct mt_node *) first;
+};
+
 struct memtable {
     atomic_int refs;
+    _Atomic(struct mt_hent *) *buckets;
+    size_t mask;
     pthread_mutex_t mu; /* writers */
     struct mt_chunk *chunk;
     atomic_size_t bytes;
@@ -146,7 +164,7 @@ static int node_cmp(const struct mt_node *a, const struct mt_node *b)
 
 static struct mt_node *nxt(struct mt_node *n, int level)
 {
-    return atomic_load_explicit(&n->next[level], memory_order_acquire);
+    return atomic_load_explicit(link_of(n, level), memory_order_acquire);
 }
 
 /* find_ge -- first node >= key; fills prev[] when asked (writers). */
@@ -184,26 +202,40 @@ static int random_height(struct memtable *m)
     return h;
 }
 
-/* insert_locked -- link a filled-in node (key fields set) in place. */
-static void insert_locked(struct memtable *m, struct mt_node *n)
+/* link_locked -- link node n (height set) after the predecessors found
+ * by find_ge(); writers hold the mutex. */
+static void link_locked(struct memtable *m, struct mt_node *n,
+                        struct mt_node **prev)
 {
-    struct mt_node *prev[MT_MAX_HEIGHT];
     int h = atomic_load_explicit(&m->height, memory_order_relaxed);
 
-    find_ge(m, n, prev);
     for (int i = h; i < n->height; i++)
         prev[i] = m->head;
     if (n->height > h)
         atomic_store_explicit(&m->height, n->height, memory_order_release);
     for (int i = 0; i < n->height; i++) {
-        atomic_store_explicit(&n->next[i], nxt(prev[i], i),
+        atomic_store_explicit(link_of(n, i), nxt(prev[i], i),
                               memory_order_relaxed);
-        atomic_store_explicit(&prev[i]->next[i], n, memory_order_release);
+        atomic_store_explicit(link_of(prev[i], i), n, memory_order_release);
     }
 }
 
-int memtable_new(_Atomic size_t *acct, struct memtable **out)
+/* node_alloc -- room for a node of height h with its tower before it. */
+static struct mt_node *node_alloc(struct memtable *m, int h)
 {
+    size_t tower = (size_t)h * sizeof(mt_link);
+    uint8_t *p = arena_alloc(m, tower + sizeof(struct mt_node));
+
+    if (p == NULL)
+        return NULL;
+    memset(p, 0, tower + sizeof(struct mt_node));
+    return (struct mt_node *)(p + tower);
+}
+
+int memtable_new(_Atomic size_t *acct, size_t expect_bytes,
+                 struct memtable **out)
+{
+    size_t nb = 1024;
     struct memtable *m = mem_calloc(MEM_MEMTABLE, 1, sizeof(*m));
 
     *out = NULL;
@@ -215,14 +247,18 @@ int memtable_new(_Atomic size_t *acct, struct memtable **out)
     atomic_init(&m->height, 1);
     atomic_init(&m->min_ts, INT64_MAX);
     m->rnd = (uint64_t)(uintptr_t)m | 1;
-    m->head = arena_alloc(m, sizeof(struct mt_node) +
-                                 MT_MAX_HEIGHT * sizeof(struct mt_node *));
+    while (nb < expect_bytes / 256 && nb < (1u << 22))
+        nb *= 2;
+    m->buckets = arena_alloc(m, nb * sizeof(*m->buckets));
+    if (m->buckets != NULL) {
+        memset(m->buckets, 0, nb * sizeof(*m->buckets));
+        m->mask = nb - 1;
+    }
+    m->head = m->buckets ? node_alloc(m, MT_MAX_HEIGHT) : NULL;
     if (m->head == NULL) {
         memtable_unref(m);
         return err_set(-ENOMEM, "memtable: out of memory");
     }
-    memset(m->head, 0,
-           sizeof(struct mt_node) + MT_MAX_HEIGHT * sizeof(struct mt_node *));
     m->head->height = MT_MAX_HEIGHT;
     *out = m;
     return 0;
@@ -278,98 +314,147 @@ static uint8_t mut_kind(const struct storage_mut *mu)
     }
 }
 
-/* make_node -- a node for one mutation, its bytes in the arena; `pk` is
- * already there (shared by the whole batch). */
-static struct mt_node *make_node(struct memtable *m, int64_t token,
-                                 const uint8_t *pk, size_t pk_len,
-                                 const struct storage_mut *mu)
+/* key_of -- the node key of a mutation, pointing at the caller's bytes. */
+static void key_of(struct mt_node *k, int64_t token, const uint8_t *pk,
+                   size_t pk_len, const struct storage_mut *mu, uint64_t seq)
 {
-    int h = random_height(m);
-    struct mt_node *n =
-        arena_alloc(m, sizeof(*n) + (size_t)h * sizeof(struct mt_node *));
-    uint8_t k = mut_kind(mu);
+    uint8_t kind = mut_kind(mu);
 
-    if (n == NULL)
-        return NULL;
-    memset(n, 0, sizeof(*n));
-    n->token = token;
-    n->pk = pk;
-    n->pk_len = (uint32_t)pk_len;
-    n->kind = k;
-    n->height = (uint8_t)h;
-    n->ts = mu->ts;
-    n->seq = ++m->seq;
-    if (k == K_PDEL) {
-        n->ck = n->col = (const uint8_t *)"";
-        n->aux = mu->deleted_s;
-        return n;
+    memset(k, 0, sizeof(*k));
+    k->token = token;
+    k->pk = pk;
+    k->pk_len = (uint32_t)pk_len;
+    k->kind = kind;
+    k->ts = mu->ts;
+    k->seq = seq;
+    k->ck = k->col = (const uint8_t *)"";
+    if (kind == K_PDEL) {
+        k->aux = mu->deleted_s;
+        return;
     }
-    n->ck = arena_copy(m, mu->ck.p, mu->ck.n);
-    n->ck_len = (uint32_t)mu->ck.n;
-    if (k == K_RANGE) {
-        n->col = arena_copy(m, mu->ck_end.p, mu->ck_end.n);
-        n->col_len = (uint32_t)mu->ck_end.n;
-        n->flag = mu->ck_end.n == 0;
-        n->aux = mu->deleted_s;
-    } else if (k == K_ROWDEL) {
-        n->col = (const uint8_t *)"";
-        n->aux = mu->deleted_s;
+    k->ck = mu->ck.p ? mu->ck.p : (const uint8_t *)"";
+    k->ck_len = (uint32_t)mu->ck.n;
+    if (kind == K_RANGE) {
+        k->col = mu->ck_end.p ? mu->ck_end.p : (const uint8_t *)"";
+        k->col_len = (uint32_t)mu->ck_end.n;
+        k->flag = mu->ck_end.n == 0;
+        k->aux = mu->deleted_s;
+    } else if (kind == K_ROWDEL) {
+        k->aux = mu->deleted_s;
     } else {
-        n->col = arena_copy(m, mu->column.p, mu->column.n);
-        n->col_len = (uint32_t)mu->column.n;
-        n->flag = mu->kind == STORAGE_MUT_CELL_DELETE;
-        n->aux = n->flag ? mu->deleted_s : mu->expires_s;
-        if (!n->flag) {
-            n->val = arena_copy(m, mu->value.p, mu->value.n);
-            n->val_len = (uint32_t)mu->value.n;
+        k->col = mu->column.p ? mu->column.p : (const uint8_t *)"";
+        k->col_len = (uint32_t)mu->column.n;
+        k->flag = mu->kind == STORAGE_MUT_CELL_DELETE;
+        k->aux = k->flag ? mu->deleted_s : mu->expires_s;
+        if (!k->flag) {
+            k->val = mu->value.p;
+            k->val_len = (uint32_t)mu->value.n;
         }
     }
-    if (n->ck == NULL || n->col == NULL ||
-        (!n->flag && k == K_CELL && n->val == NULL))
-        return NULL;
-    return n;
 }
 
-/* shared_pk -- bytes of this partition key already in the list, if any,
- * so a wide partition stores its key once. */
-static const uint8_t *shared_pk(struct memtable *m, int64_t token,
-                                const uint8_t *pk, size_t pk_len)
+static int same_pk_bytes(const struct mt_node *n, const struct mt_node *k)
 {
-    struct mt_node key = {0}, *n;
+    return n != NULL && n->token == k->token && n->pk_len == k->pk_len &&
+           memcmp(n->pk, k->pk, k->pk_len) == 0;
+}
 
-    key.token = token;
-    key.pk = pk;
-    key.pk_len = (uint32_t)pk_len;
-    key.ck = key.col = (const uint8_t *)"";
-    key.seq = UINT64_MAX;
-    n = find_ge(m, &key, NULL);
-    if (n != NULL && n->token == token && n->pk_len == pk_len &&
-        memcmp(n->pk, pk, pk_len) == 0)
-        return n->pk;
-    return arena_copy(m, pk, pk_len);
+/* ---- the partition index ---- */
+
+static _Atomic(struct mt_hent *) *bucket_of(struct memtable *m, int64_t token)
+{
+    uint64_t h = (uint64_t)token * 0x9E3779B97F4A7C15ull;
+
+    return &m->buckets[(h >> 20) & m->mask];
+}
+
+static struct mt_hent *hash_find(struct memtable *m, int64_t token,
+                                 const uint8_t *pk, size_t pk_len)
+{
+    struct mt_hent *e =
+        atomic_load_explicit(bucket_of(m, token), memory_order_acquire);
+
+    for (; e != NULL;
+         e = atomic_load_explicit(&e->next, memory_order_acquire)) {
+        struct mt_node *n;
+        if (e->token != token)
+            continue;
+        n = atomic_load_explicit(&e->first, memory_order_acquire);
+        if (n->pk_len == pk_len && memcmp(n->pk, pk, pk_len) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* hash_first_locked -- n is now its partition's first node. */
+static int hash_first_locked(struct memtable *m, struct mt_node *n)
+{
+    struct mt_hent *e = hash_find(m, n->token, n->pk, n->pk_len);
+    _Atomic(struct mt_hent *) *b;
+
+    if (e != NULL) {
+        atomic_store_explicit(&e->first, n, memory_order_release);
+        return 0;
+    }
+    e = arena_alloc(m, sizeof(*e));
+    if (e == NULL)
+        return err_set(-ENOMEM, "memtable: out of memory");
+    b = bucket_of(m, n->token);
+    e->token = n->token;
+    atomic_init(&e->first, n);
+    atomic_init(&e->next, atomic_load_explicit(b, memory_order_relaxed));
+    atomic_store_explicit(b, e, memory_order_release);
+    return 0;
+}
+
+/* insert_one -- one search, then the node and its bytes in the arena; a
+ * neighbour in the same partition lends its key bytes. */
+static int insert_one(struct memtable *m, const struct mt_node *k)
+{
+    struct mt_node *prev[MT_MAX_HEIGHT], *next, *n;
+    const uint8_t *pk = NULL;
+    int h = random_height(m);
+
+    next = find_ge(m, k, prev);
+    if (prev[0] != m->head && same_pk_bytes(prev[0], k))
+        pk = prev[0]->pk;
+    else if (same_pk_bytes(next, k))
+        pk = next->pk;
+    n = node_alloc(m, h);
+    if (n == NULL)
+        return err_set(-ENOMEM, "memtable: out of memory");
+    *n = *k;
+    n->height = (uint8_t)h;
+    n->pk = pk != NULL ? pk : arena_copy(m, k->pk, k->pk_len);
+    n->ck = arena_copy(m, k->ck, k->ck_len);
+    n->col = arena_copy(m, k->col, k->col_len);
+    if (k->kind == K_CELL && !k->flag)
+        n->val = arena_copy(m, k->val, k->val_len);
+    if (n->pk == NULL || n->ck == NULL || n->col == NULL ||
+        (k->kind == K_CELL && !k->flag && n->val == NULL))
+        return err_set(-ENOMEM, "memtable: out of memory");
+    link_locked(m, n, prev);
+    if (prev[0] == m->head || !same_pk_bytes(prev[0], n))
+        return hash_first_locked(m, n);
+    return 0;
 }
 
 int memtable_apply(struct memtable *m, int64_t token, const uint8_t *pk,
                    size_t pk_len, const struct storage_mut *muts, size_t nmuts)
 {
-    const uint8_t *kp;
+    struct mt_node k;
     int64_t min_ts = INT64_MAX;
     int rc = 0;
 
+    if (pk == NULL)
+        pk = (const uint8_t *)"";
     pthread_mutex_lock(&m->mu);
-    kp = shared_pk(m, token, pk, pk_len);
-    for (size_t i = 0; kp != NULL && i < nmuts; i++) {
-        struct mt_node *n = make_node(m, token, kp, pk_len, &muts[i]);
-        if (n == NULL) {
-            rc = err_set(-ENOMEM, "memtable: out of memory");
-            break;
-        }
-        insert_locked(m, n);
+    for (size_t i = 0; rc == 0 && i < nmuts; i++) {
+        key_of(&k, token, pk, pk_len, &muts[i], ++m->seq);
+        rc = insert_one(m, &k);
         if (muts[i].ts < min_ts)
             min_ts = muts[i].ts;
     }
-    if (kp == NULL)
-        rc = err_set(-ENOMEM, "memtable: out of memory");
     atomic_fetch_add(&m->entries, nmuts);
     if (min_ts < atomic_load(&m->min_ts))
         atomic_store(&m->min_ts, min_ts);
@@ -387,23 +472,46 @@ struct mt_src {
     struct row_header hdr;
 };
 
+/* seek_exact -- position at partition pk's nodes through the index
+ * (rows from the start, or its header first); 1 if it could. */
+static int seek_exact(struct mt_src *ms, int64_t token, const uint8_t *pk,
+                      size_t pk_len, int header)
+{
+    struct mt_hent *e = hash_find(ms->m, token, pk, pk_len);
+    struct mt_node *n;
+
+    if (e == NULL) {
+        ms->n = NULL; /* not here: nothing of this partition to yield */
+        return 1;
+    }
+    n = atomic_load_explicit(&e->first, memory_order_acquire);
+    while (!header && n != NULL && n->kind < K_ROWDEL && n->token == token &&
+           n->pk_len == pk_len && memcmp(n->pk, pk, pk_len) == 0)
+        n = nxt(n, 0);
+    ms->n = n;
+    return 1;
+}
+
 static int src_seek(struct msrc *s, int64_t token, const uint8_t *pk,
-                    size_t pk_len, const uint8_t *ck, size_t ck_len,
-                    int with_header)
+                    size_t pk_len, const uint8_t *ck, size_t ck_len, int flags)
 {
     struct mt_src *ms = (struct mt_src *)s;
+    int header = flags & MSEEK_HEADER;
     struct mt_node key = {0};
 
+    if ((flags & MSEEK_EXACT) && pk != NULL && (header || ck_len == 0) &&
+        seek_exact(ms, token, pk, pk_len, header))
+        return 0;
     key.token = token;
     key.pk = pk != NULL ? pk : (const uint8_t *)"";
     key.pk_len = pk != NULL ? (uint32_t)pk_len : 0;
-    key.kind = with_header || pk == NULL ? K_PDEL : K_ROWDEL;
+    key.kind = header || pk == NULL ? K_PDEL : K_ROWDEL;
     key.ck = ck != NULL ? ck : (const uint8_t *)"";
     key.ck_len = ck != NULL ? (uint32_t)ck_len : 0;
     key.col = (const uint8_t *)"";
     key.seq = UINT64_MAX;
     if (key.kind == K_PDEL)
-        key.ck_len = 0; /* with_header: from the partition's start */
+        key.ck_len = 0; /* from the partition's start */
     ms->n = find_ge(ms->m, &key, NULL);
     return 0;
 }

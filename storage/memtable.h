@@ -16,6 +16,11 @@
 #include <stdint.h>
 
 #include "storage/merge.h"
+
+/* A memtable also keeps a hash index from partition key to the
+ * partition's first node, so a point read of a partition (or of a key
+ * not here at all) costs a couple of cache misses, not a skiplist
+ * search. */
 #include "storage/storage.h"
 
 struct memtable;
@@ -24,8 +29,10 @@ struct memtable;
  * memtable_new -- an empty memtable with one reference; 0 or -ENOMEM.
  * `acct` (may be NULL) is a counter the arena adds its bytes to while it
  * lives, so the engine sees all memtables' bytes in one place.
+ * `expect_bytes` sizes the partition hash index (the flush limit).
  */
-int memtable_new(_Atomic size_t *acct, struct memtable **out);
+int memtable_new(_Atomic size_t *acct, size_t expect_bytes,
+                 struct memtable **out);
 void memtable_ref(struct memtable *m);
 void memtable_unref(struct memtable *m); /* frees at zero */
 

@@ -64,13 +64,13 @@ void merge_free(struct merge *m)
 }
 
 int merge_seek(struct merge *m, int64_t token, const uint8_t *pk, size_t pk_len,
-               const uint8_t *ck, size_t ck_len, int with_header)
+               const uint8_t *ck, size_t ck_len, int flags)
 {
     int rc;
 
     for (size_t i = 0; i < m->n; i++) {
         rc = m->src[i]->ops->seek(m->src[i], token, pk, pk_len, ck, ck_len,
-                                  with_header);
+                                  flags);
         if (rc != 0)
             return rc;
         m->state[i] = 2; /* load at the next merge_next */

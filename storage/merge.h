@@ -31,6 +31,12 @@ struct mentry {
 
 struct msrc;
 
+/* Flags of a seek. */
+#define MSEEK_HEADER 1 /* from the partition's header (ck ignored) */
+#define MSEEK_EXACT                                                            \
+    2 /* only partition pk is wanted: a source may end                         \
+         early rather than position after it */
+
 struct msrc_ops {
     /*
      * seek -- position before the first entry at or after (token, pk, ck).

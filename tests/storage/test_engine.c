@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/token.h"
+#include "storage/fs.h"
 #include "teng.h"
 #include "tutil.h"
 
@@ -331,6 +332,102 @@ static void test_stats(void **state)
     assert_int_equal(storage_get_stats(x->s, 99, &st), CAIRN_ENOTABLE);
 }
 
+static int count_segs(void *arg, const char *name)
+{
+    if (strncmp(name, "seg-", 4) == 0)
+        (*(int *)arg)++;
+    return 0;
+}
+
+static int segments(struct fx *x)
+{
+    char dir[4200];
+    int n = 0;
+
+    snprintf(dir, sizeof(dir), "%s/commitlog", x->dir);
+    assert_int_equal(fs_list(fs_posix(), dir, count_segs, &n), 0);
+    return n;
+}
+
+/* Segments go only once every table flushed past them. */
+static void test_segments_released(void **state)
+{
+    struct fx *x = *state;
+    char pk[512], got[16];
+
+    assert_int_equal(storage_create_table(x->s, 2, &topts), 0);
+    assert_int_equal(te_put(x->s, 2, "early", "r", "c", "v", 1), 0);
+    for (int i = 0; i < 6000; i++) { /* about 3 segments of table 1 */
+        snprintf(pk, sizeof(pk), "k%d-%0400d", i, i);
+        assert_int_equal(te_put(x->s, 1, pk, "r", "c", "v", 1), 0);
+    }
+    assert_true(segments(x) >= 3);
+    assert_int_equal(storage_flush(x->s, 1), 0);
+    /* Table 2's record is in the first segment: all stay. */
+    assert_true(segments(x) >= 3);
+    assert_int_equal(storage_flush(x->s, 2), 0);
+    assert_int_equal(segments(x), 1);
+    reopen(x);
+    snprintf(pk, sizeof(pk), "k7-%0400d", 7);
+    assert_int_equal(te_get(x->s, 1, pk, "r", "c", got, sizeof(got)), 1);
+    assert_int_equal(te_get(x->s, 2, "early", "r", "c", got, sizeof(got)), 1);
+}
+
+/* Past commitlog_total_bytes the table with the oldest data is flushed,
+ * so the log stays bounded without any storage_flush() call. */
+static void test_log_size_triggers_flush(void **state)
+{
+    struct fx *x = *state;
+    struct storage_stats st;
+    char pk[512];
+
+    storage_close(x->s);
+    x->o.commitlog_total_bytes = 2 << 20;
+    x->o.memtable_bytes = 64 << 20;
+    assert_int_equal(storage_open(&x->o, &x->s), 0);
+    for (int i = 0; i < 12000; i++) {
+        snprintf(pk, sizeof(pk), "k%d-%0400d", i, i);
+        assert_int_equal(te_put(x->s, 1, pk, "r", "c", "v", 1), 0);
+    }
+    /* 12000 records of ~440 bytes is ~5 MiB of log. */
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(storage_get_stats(x->s, 1, &st), 0);
+        if (st.sstable_count > 0 && st.commitlog_bytes < (4 << 20))
+            break;
+        usleep(10000);
+    }
+    assert_true(st.sstable_count > 0);
+    assert_true(st.commitlog_bytes < (4 << 20));
+}
+
+static void ack_count(void *arg, int rc)
+{
+    if (rc == 0)
+        __atomic_add_fetch((int *)arg, 1, __ATOMIC_SEQ_CST);
+}
+
+/* periodic mode: done fires at once, and the data survives a reopen. */
+static void test_periodic_mode(void **state)
+{
+    struct fx *x = *state;
+    struct storage_mut m = {.kind = STORAGE_MUT_CELL,
+                            .ck = B("r"),
+                            .column = B("c"),
+                            .value = B("v"),
+                            .ts = 1};
+    struct storage_batch b = {1, B("p"), &m, 1};
+    int acks = 0;
+
+    storage_close(x->s);
+    x->o.sync = STORAGE_SYNC_PERIODIC;
+    x->o.sync_period_ms = 10;
+    assert_int_equal(storage_open(&x->o, &x->s), 0);
+    assert_int_equal(storage_apply(x->s, &b, ack_count, &acks), 0);
+    assert_int_equal(acks, 1); /* in this mode before apply returns */
+    reopen(x);
+    expect(x, "p", "r", "c", "v");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +441,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_drop_and_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_big, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_segments_released, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_log_size_triggers_flush, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_periodic_mode, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
