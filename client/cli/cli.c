@@ -224,6 +224,30 @@ cairn_client_t *cli_client(struct cli *g, int *code)
     return NULL;
 }
 
+static int is_help(const char *a)
+{
+    return strcmp(a, "help") == 0 || strcmp(a, "--help") == 0 ||
+           strcmp(a, "-h") == 0;
+}
+
+/* `cairn help [COMMAND]`, `cairn COMMAND --help`: usage on stdout. */
+static int help(struct cli *g, const char *name)
+{
+    const struct cli_cmd *c = name ? find_cmd(name) : NULL;
+    char why[200];
+
+    if (!name) {
+        print_usage(g->out);
+        return CLI_OK;
+    }
+    if (!c) {
+        snprintf(why, sizeof(why), "unknown command '%.100s'", name);
+        return cli_usage(g, NULL, why);
+    }
+    fprintf(g->out, "usage: cairn %s %s\n%s\n", c->name, c->usage, c->help);
+    return CLI_OK;
+}
+
 int cli_main(int argc, char **argv, FILE *out, FILE *err)
 {
     struct cli g = {0};
@@ -238,16 +262,17 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
         return rc;
     if (argc < 2)
         return cli_usage(&g, NULL, "no command given");
-    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
-        strcmp(argv[1], "-h") == 0) {
-        print_usage(out);
-        return CLI_OK;
-    }
+    if (is_help(argv[1]))
+        return help(&g, argc > 2 ? argv[2] : NULL);
     cmd = find_cmd(argv[1]);
     if (!cmd) {
         snprintf(why, sizeof(why), "unknown command '%.100s'", argv[1]);
         return cli_usage(&g, NULL, why);
     }
+    /* Only "--help" here: a key or value may well be "help" or "-h". */
+    for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0)
+            return help(&g, cmd->name);
     rc = cmd->run(&g, argc - 1, argv + 1);
     cairn_client_free(g.client);
     fflush(out);

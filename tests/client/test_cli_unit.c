@@ -99,6 +99,11 @@ static void test_help(void **state)
     assert_int_equal(run("help"), CLI_OK);
     assert_non_null(strstr(out_text, "create-keyspace"));
     assert_non_null(strstr(out_text, "scan"));
+    assert_int_equal(run("help put"), CLI_OK);
+    assert_non_null(strstr(out_text, "usage: cairn put KS.TABLE PARTITION"));
+    assert_int_equal(run("scan --help"), CLI_OK);
+    assert_non_null(strstr(out_text, "usage: cairn scan"));
+    assert_int_equal(run("help nosuch"), CLI_USAGE);
 }
 
 static uint16_t free_port(void)
