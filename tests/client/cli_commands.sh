@@ -109,6 +109,11 @@ has '"partition":"bob","ck":"2024","cells":[{"column":"score","value":"7"'
 expect 1 put demo.nosuch k a=1
 expect 2 put demo.users k
 expect 0 --consistency all put demo.users carol a=1
+expect 0 --json put demo.users quoted "v=line1"$'\n'"line2 \"x\""
+has '{"ok":true}'
+expect 0 get demo.users quoted
+has 'quoted "" v="line1\nline2 \"x\""'
+expect 0 delete demo.users quoted
 
 echo "== scan"
 for ck in a b c d e; do
