@@ -596,6 +596,29 @@ static void test_restart_keeps_data(void **state)
     check_many(f->c, "k", 200);
 }
 
+static void test_quick_restarts(void **state)
+{
+    struct fx *f = *state;
+    cairn_client_stats_t st0, st1;
+    int rc;
+
+    /* D02: restart the node quickly, again and again. While it is down a
+     * request fails fast (never waits out a timeout); once it is back
+     * the pool is full again without any help. */
+    cairn_client_stats(f->c, &st0);
+    for (int i = 0; i < 4; i++) {
+        srv_stop(&f->s, SIGKILL);
+        rc = cairn_list_keyspaces(f->c, NULL, NULL);
+        assert_true(rc == CAIRN_ERR_UNREACHABLE || rc == CAIRN_ERR_CLOSED);
+        assert_int_equal(srv_restart(&f->s), 0);
+        assert_true(wait_connected(f->c, 2));
+        put1(f->c, "restart", "", "n", "x", 0, 0);
+    }
+    cairn_client_stats(f->c, &st1);
+    assert_int_equal(st1.connections_lost - st0.connections_lost, 8);
+    assert_int_equal(st1.timeouts, 0);
+}
+
 /* ---- many threads ---- */
 
 #define THREADS    8
@@ -735,6 +758,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_keeps_data, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_quick_restarts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_under_load, setup,
                                         teardown),
