@@ -33,7 +33,11 @@
  * WITHOUT those flags are NOT idempotent (a second try reports EXISTS or
  * NO_KEYSPACE/NO_TABLE) and are never resent. A request whose answer is
  * lost fails with CAIRN_ERR_CLOSED or CAIRN_ERR_TIMEOUT: the outcome is
- * then unknown, and the caller may retry an idempotent call safely.
+ * then unknown, and the caller may retry an idempotent call safely. For a
+ * write that means the same timestamp: take one from
+ * cairn_client_timestamp() and pass it to the first try and every retry,
+ * since a call with timestamp 0 is a new write with a new stamp.
+ * CAIRN_ERR_UNREACHABLE means the request was never sent.
  */
 #ifndef CAIRN_CAIRN_H
 #define CAIRN_CAIRN_H
@@ -70,8 +74,9 @@ enum cairn_error {
     CAIRN_ERR_EXISTS = -10012,      /* keyspace or table already exists */
     CAIRN_ERR_INVALID = -22,        /* -EINVAL: a bad argument */
     CAIRN_ERR_NO_MEMORY = -12,      /* -ENOMEM */
-    CAIRN_ERR_AGAIN = -11,          /* -EAGAIN: a future is not done yet */
-    CAIRN_ERR_UNREACHABLE = -113,   /* -EHOSTUNREACH: no node connected */
+    /* Client-side only; never on the wire. */
+    CAIRN_ERR_AGAIN = -11,        /* -EAGAIN: a future is not done yet */
+    CAIRN_ERR_UNREACHABLE = -113, /* -EHOSTUNREACH: no node connected */
 };
 
 /* cairn_version -- "MAJOR.MINOR.PATCH" of the library linked in. */
