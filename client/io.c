@@ -686,6 +686,8 @@ static void on_sweep(uv_timer_t *t)
         req_finish(r, CAIRN_ERR_TIMEOUT, msg, NULL);
     }
     dispatch(c);
+    if (list_empty(&c->all))
+        uv_timer_stop(&c->sweep);
 }
 
 static void on_closed_quietly(uv_handle_t *h)
@@ -725,6 +727,10 @@ static void on_wake(uv_async_t *a)
         list_push(&c->all, &r->all, 0);
         list_push(&c->waitq, &r->q, 0);
     }
+    /* The sweep ticks only while requests are live; an idle client
+     * sleeps. */
+    if (head && !closing && !uv_is_active((uv_handle_t *)&c->sweep))
+        uv_timer_start(&c->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
     if (closing && !c->stopping)
         loop_stop(c);
     else
@@ -882,7 +888,6 @@ int cairn_client_new(const cairn_options_t *o, cairn_client_t **out)
     c->wake.data = c;
     uv_timer_init(&c->loop, &c->sweep);
     c->sweep.data = c;
-    uv_timer_start(&c->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
     rc = conns_init(c);
     if (rc == 0 && uv_thread_create(&c->thread, io_main, c) < 0)
         rc = -ENOMEM;
