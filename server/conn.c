@@ -79,6 +79,8 @@ static void conn_close(struct conn *cn)
         return;
     cn->closed = 1;
     cn->closing = 1;
+    log_debug("server", "connection closed peer=%s in_flight=%u", cn->peer,
+              cn->ninflight);
     conn_unlink(cn);
     atomic_fetch_sub(&cn->lp->all->nconns, 1);
     metrics_connections(-1);
@@ -476,6 +478,8 @@ void conn_accept(struct srv_loop *lp)
         return conn_close(cn);
     conn_peer_name(cn);
     uv_tcp_nodelay(&cn->tcp, 1);
+    log_debug("server", "connection opened peer=%s loop=%d", cn->peer,
+              lp->index);
     if ((uint32_t)atomic_load(&lp->all->nconns) > cfg->max_connections) {
         /* A HandshakeReply, the first frame a client expects. */
         return conn_refuse(cn, CAIRN_EOVERLOADED,

@@ -3,6 +3,8 @@
  *
  * Consumed bytes are dropped lazily: the buffer is compacted at the next
  * feed, so a burst of small frames costs one memmove, not one per frame.
+ * A buffer grown past FRAME_KEEP_BYTES by a big frame is released once it
+ * is empty, so an idle connection holds little memory.
  */
 #include "server/frame.h"
 
@@ -11,6 +13,8 @@
 #include "common/coding.h"
 #include "common/err.h"
 #include "common/mem.h"
+
+#define FRAME_KEEP_BYTES (1u << 20)
 
 void frame_dec_init(struct frame_dec *d, uint32_t max)
 {
@@ -27,6 +31,11 @@ void frame_dec_free(struct frame_dec *d)
 
 int frame_dec_feed(struct frame_dec *d, const void *p, size_t n)
 {
+    /* Give back what one big frame grew, once nothing is buffered. */
+    if (d->pos == d->in.len && d->in.cap > FRAME_KEEP_BYTES) {
+        buf_free(&d->in);
+        d->pos = 0;
+    }
     if (d->pos > 0) {
         memmove(d->in.data, d->in.data + d->pos, d->in.len - d->pos);
         d->in.len -= d->pos;

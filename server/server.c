@@ -113,6 +113,27 @@ static void srv_storage_options(const struct config *c,
     o->quarantine_corrupt_log = c->quarantine_corrupt_log;
 }
 
+/* srv_open_hint -- what an operator can do about a failed open. */
+static const char *srv_open_hint(int rc)
+{
+    switch (rc) {
+    case -EBUSY:
+        return "another cairn-server uses this data_dir: stop it or pick "
+               "another --data-dir";
+    case CAIRN_ECORRUPT:
+        return "restore the named file, or start with "
+               "--quarantine-corrupt-log to set a damaged commit log "
+               "segment aside";
+    case -ENOSPC:
+        return "free disk space and start again";
+    case -EACCES:
+    case -EPERM:
+        return "check the permissions of data_dir and commitlog_dir";
+    default:
+        return "check the disk and the paths";
+    }
+}
+
 /* srv_open -- engine, schema, node; logs and returns <0 on failure. */
 static int srv_open(struct srv *s)
 {
@@ -133,8 +154,8 @@ static int srv_open(struct srv *s)
              s->cfg->data_dir);
     rc = storage_open(&o, &s->st);
     if (rc < 0) {
-        log_error("server", "cannot open storage: %s (%s)", err_msg(),
-                  err_name(rc));
+        log_error("server", "cannot open storage: %s (%s); %s", err_msg(),
+                  err_name(rc), srv_open_hint(rc));
         return rc;
     }
     rc = schema_open(s->cfg->data_dir, &s->sc);
@@ -202,6 +223,24 @@ static void srv_on_poll(uv_timer_t *t)
     uv_close((uv_handle_t *)&s->sigint, NULL);
 }
 
+/* A signal that came while the engine was opening, before libuv's. */
+static volatile sig_atomic_t srv_early_signal;
+
+static void srv_note_signal(int sig)
+{
+    srv_early_signal = sig;
+}
+
+static void srv_catch_early(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = srv_note_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
 static void srv_on_signal(uv_signal_t *h, int sig)
 {
     struct srv *s = h->data;
@@ -233,6 +272,8 @@ static void srv_wait(struct srv *s)
     s->sigterm.data = s->sigint.data = s->poll.data = s;
     uv_signal_start(&s->sigterm, srv_on_signal, SIGTERM);
     uv_signal_start(&s->sigint, srv_on_signal, SIGINT);
+    if (srv_early_signal)
+        srv_on_signal(&s->sigterm, srv_early_signal); /* during startup */
     uv_run(&s->main, UV_RUN_DEFAULT);
     uv_loop_close(&s->main);
 }
@@ -261,6 +302,7 @@ int server_run(const struct config *cfg)
     snprintf(node, sizeof(node), "%s:%u", cfg->listen_address, cfg->port);
     log_set_node(node);
     signal(SIGPIPE, SIG_IGN);
+    srv_catch_early();
     metrics_init();
     rc = http_start(cfg->listen_address, (uint16_t)(cfg->port + 2), &s.http);
     if (rc < 0) {

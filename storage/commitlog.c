@@ -69,6 +69,19 @@ struct commitlog {
 
     int stop;
     int has_thread;
+    /*
+     * Group mode with the sync thread running: appends only queue their
+     * bytes in `pend` (one memcpy under the mutex) and the sync thread
+     * writes each queued group with one write(2) right before its fsync,
+     * so no append races an fsync of the same file (which on Linux makes
+     * writers wait for the disk) and a group costs one write, not one per
+     * batch. `writing` is set while the thread writes a group out.
+     */
+    int buffered;
+    struct buf pend;
+    int writing;
+    pthread_cond_t cv_idle; /* pend drained and nothing being written */
+    int fail_rc;            /* what waiters of failed segments get */
     pthread_t thread;
     uint64_t unreplayed;
     uint64_t syncs;
@@ -195,12 +208,61 @@ static int roll_locked(struct commitlog *l)
 
 /* ---- appending ---- */
 
+/* quiesce_locked -- wait until the sync thread wrote every queued byte,
+ * so the current segment can be closed or replaced. */
+static void quiesce_locked(struct commitlog *l)
+{
+    while (l->buffered && (l->writing || l->pend.len > 0)) {
+        pthread_cond_signal(&l->cv);
+        pthread_cond_wait(&l->cv_idle, &l->mu);
+    }
+}
+
+/* append_direct_locked -- write the record now (periodic and none modes,
+ * and group mode before the sync thread runs). */
+static int append_direct_locked(struct commitlog *l, const uint8_t *rec,
+                                size_t total)
+{
+    int rc = 0;
+
+    if (l->cur == NULL)
+        rc = open_segment_locked(l);
+    else if (l->cur_off + total > l->segment_bytes)
+        rc = roll_locked(l);
+    if (rc == 0)
+        rc = fs_append(l->cur, rec, total);
+    if (rc != 0 && l->cur != NULL) {
+        /* The tail may hold part of this record: never write behind it. */
+        fs_truncate(l->cur, l->cur_off);
+        retire_locked(l, 0);
+    }
+    return rc;
+}
+
+/* append_queued_locked -- queue the record for the sync thread. */
+static int append_queued_locked(struct commitlog *l, const uint8_t *rec,
+                                size_t total)
+{
+    int rc = 0;
+
+    if (l->cur == NULL || l->cur_off + total > l->segment_bytes) {
+        quiesce_locked(l);
+        if (l->cur == NULL)
+            rc = open_segment_locked(l);
+        else
+            rc = roll_locked(l);
+    }
+    if (rc == 0)
+        rc = buf_append(&l->pend, rec, total);
+    return rc;
+}
+
 int commitlog_append(struct commitlog *l, const void *p, size_t n,
                      uint64_t *pos, uint64_t *end)
 {
     uint8_t *rec = (uint8_t *)p;
     size_t total = CLOG_REC_HEADER + n;
-    int rc = 0;
+    int rc;
 
     *pos = *end = 0;
     if (n == 0 || n > l->segment_bytes / 2)
@@ -211,21 +273,15 @@ int commitlog_append(struct commitlog *l, const void *p, size_t n,
     rec_header(rec, rec + CLOG_REC_HEADER, (uint32_t)n);
 
     pthread_mutex_lock(&l->mu);
-    if (l->cur == NULL)
-        rc = open_segment_locked(l);
-    else if (l->cur_off + total > l->segment_bytes)
-        rc = roll_locked(l);
-    if (rc == 0)
-        rc = fs_append(l->cur, rec, total);
+    if (l->buffered)
+        rc = append_queued_locked(l, rec, total);
+    else
+        rc = append_direct_locked(l, rec, total);
     if (rc == 0) {
         *pos = CLOG_POS(l->cur_id, l->cur_off);
         l->cur_off += total;
         l->segs[l->nsegs - 1].bytes = l->cur_off;
         *end = CLOG_POS(l->cur_id, l->cur_off);
-    } else if (l->cur != NULL) {
-        /* The tail may hold part of this record: never write behind it. */
-        fs_truncate(l->cur, l->cur_off);
-        retire_locked(l, 0);
     }
     pthread_mutex_unlock(&l->mu);
     return rc;
@@ -242,7 +298,9 @@ void commitlog_wait(struct commitlog *l, uint64_t end, storage_done_fn done,
     }
     pthread_mutex_lock(&l->mu);
     if (is_failed(l, CLOG_SEG(end)))
-        rc = err_set(-EIO, "commit log segment %" PRIu64 " failed to sync",
+        rc = err_set(l->fail_rc,
+                     "commit log segment %" PRIu64
+                     " failed to be written or synced",
                      CLOG_SEG(end));
     else if (end <= l->synced_upto)
         rc = 0;
@@ -268,7 +326,8 @@ struct sync_round {
     size_t nr, capr;
     struct fs_file *f; /* the current segment, or NULL */
     uint64_t id, off;  /* its id and length when taken */
-    int cur_ok;
+    struct buf out;    /* queued bytes to write first (buffered mode) */
+    int cur_ok, rc;
 };
 
 /* round_take_locked -- swap the queues out so writers keep queueing. */
@@ -293,6 +352,13 @@ static void round_take_locked(struct commitlog *l, struct sync_round *sr)
     sr->f = l->cur;
     sr->id = l->cur_id;
     sr->off = l->cur_off;
+    if (l->buffered) {
+        struct buf t = sr->out;
+        sr->out = l->pend;
+        l->pend = t;
+        l->pend.len = 0;
+        l->writing = 1;
+    }
 }
 
 /* round_sync -- fsync outside the mutex; a failed retired segment is
@@ -311,10 +377,16 @@ static void round_sync(struct sync_round *sr)
         fs_close(f);
     }
     sr->cur_ok = 1;
-    if (sr->f != NULL && fs_fsync(sr->f) != 0) {
+    sr->rc = 0;
+    if (sr->f != NULL && sr->out.len > 0)
+        sr->rc = fs_append(sr->f, sr->out.data, sr->out.len);
+    if (sr->f != NULL && sr->rc == 0)
+        sr->rc = fs_fsync(sr->f);
+    if (sr->rc != 0) {
         log_error("storage",
-                  "commit log fsync failed segment=%" PRIu64
-                  " err=\"%s\"; continuing in a new segment",
+                  "commit log write or fsync failed segment=%" PRIu64
+                  " err=\"%s\"; its unsynced writes fail, the log goes on "
+                  "in a new segment",
                   sr->id, err_msg());
         sr->cur_ok = 0;
     }
@@ -337,15 +409,21 @@ static void round_finish_locked(struct commitlog *l, struct sync_round *sr)
         l->synced_upto = CLOG_POS(sr->id, sr->off);
     if (sr->f != NULL && !sr->cur_ok) {
         mark_failed(l, sr->id);
-        if (l->cur == sr->f)
+        l->fail_rc = sr->rc == -ENOSPC ? -ENOSPC : -EIO;
+        if (l->cur == sr->f) {
+            l->pend.len = 0; /* queued behind the failure: failed too */
             retire_locked(l, 0);
+        }
     }
+    l->writing = 0;
+    sr->out.len = 0;
+    pthread_cond_broadcast(&l->cv_idle);
     l->syncs++;
     for (size_t i = 0; i < sr->nw; i++) {
         struct clog_waiter *w = &sr->w[i];
         uint64_t seg = CLOG_SEG(w->end);
         if (is_failed(l, seg))
-            w->end = (uint64_t)(int64_t)-EIO;
+            w->end = (uint64_t)(int64_t)l->fail_rc;
         else if (w->end <= l->synced_upto || (seg < sr->id || sr->f == NULL))
             w->end = 0; /* its segment was retired and synced by now */
         else if (grow((void **)&l->waiters, &l->capwaiters, l->nwaiters + 1,
@@ -362,7 +440,7 @@ static int sync_wait_locked(struct commitlog *l)
 {
     struct timespec ts;
 
-    while (l->nwaiters == 0 && l->nretired == 0) {
+    while (l->nwaiters == 0 && l->nretired == 0 && l->pend.len == 0) {
         if (l->stop)
             return 0;
         if (l->sync != STORAGE_SYNC_PERIODIC) {
@@ -403,6 +481,7 @@ static void *sync_main(void *arg)
     pthread_mutex_unlock(&l->mu);
     mem_free(sr.w);
     mem_free(sr.r);
+    buf_free(&sr.out);
     return NULL;
 }
 
@@ -692,8 +771,10 @@ static void clog_free(struct commitlog *l)
     mem_free(l->waiters);
     mem_free(l->retired);
     mem_free(l->failed);
+    buf_free(&l->pend);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
+    pthread_cond_destroy(&l->cv_idle);
     mem_free(l);
 }
 
@@ -715,6 +796,9 @@ int commitlog_open(const struct commitlog_options *o, commitlog_replay_fn fn,
     l->segment_bytes = o->segment_bytes;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
+    pthread_cond_init(&l->cv_idle, NULL);
+    buf_init(&l->pend, MEM_STORAGE);
+    l->fail_rc = -EIO;
 
     rc = fs_mkdir(l->fs, l->dir);
     if (rc == 0)
@@ -732,6 +816,9 @@ int commitlog_open(const struct commitlog_options *o, commitlog_replay_fn fn,
             rc = err_set(-EAGAIN, "commit log: cannot start sync thread");
         else
             l->has_thread = 1;
+        pthread_mutex_lock(&l->mu);
+        l->buffered = l->sync == STORAGE_SYNC_GROUP && l->has_thread;
+        pthread_mutex_unlock(&l->mu);
     }
     if (rc != 0) {
         if (l->cur != NULL)
@@ -748,6 +835,7 @@ void commitlog_close(struct commitlog *l)
     if (l == NULL)
         return;
     pthread_mutex_lock(&l->mu);
+    quiesce_locked(l);
     retire_locked(l, 1);
     l->stop = 1;
     pthread_cond_signal(&l->cv);

@@ -2,10 +2,12 @@
  * commitlog.h -- the write-ahead log of the engine (format in
  * docs/commitlog-format.md).
  *
- * Appends go to the current segment under one mutex: one write(2) per
- * record, so a batch reaches the kernel before commitlog_append() returns.
- * In group mode a sync thread fsyncs behind the writers and completes
- * every waiter its fsync covered, so many batches share one fsync. A
+ * In periodic and none modes an append is one write(2) under the log's
+ * mutex, so a batch reaches the kernel before commitlog_append() returns.
+ * In group mode an append only queues its bytes; the sync thread writes
+ * every queued record with one write(2), fsyncs, and completes every
+ * waiter that fsync covered, so many batches share one write and one
+ * fsync, and no append races an fsync of the same file. A
  * failed write or fsync is never retried: the writes it covers fail, and
  * the log moves on to a new segment (or refuses writes while it cannot
  * open one, and again accepts them once it can).
@@ -64,12 +66,13 @@ int commitlog_open(const struct commitlog_options *o, commitlog_replay_fn fn,
 void commitlog_close(struct commitlog *l);
 
 /*
- * commitlog_append -- append one record of `n` (> 0) bytes with one
- * write: on 0 it has reached the kernel, *pos is its position and *end the
- * position just after it. Refusals (nothing written): CAIRN_EREADONLY
- * while the log cannot be written, CAIRN_ETOOBIG over half a segment.
- * A failed write returns -EIO/-ENOSPC and the log moves to a new segment
- * (possibly later, when space returns). Thread-safe.
+ * commitlog_append -- append one record of `n` (> 0) bytes: on 0 it has
+ * reached the kernel (group mode: it is queued for the sync thread), *pos
+ * is its position and *end the position just after it. Refusals
+ * (nothing written): CAIRN_ETOOBIG over half a segment, or the error of
+ * opening a segment while the log has none (-ENOSPC on a full disk; the
+ * next append tries again). A failed direct write returns -EIO/-ENOSPC
+ * and the log moves to a new segment. Thread-safe.
  */
 int commitlog_append(struct commitlog *l, const void *p, size_t n,
                      uint64_t *pos, uint64_t *end);

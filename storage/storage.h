@@ -11,9 +11,12 @@
  * value, then the larger value bytewise wins. Every replica computes the
  * same answer from the same cells, whatever order they arrived in.
  *
- * Durability: storage_apply() appends the batch to the commit log (the
- * bytes reach the kernel) and applies it to the memtable, then returns
- * without waiting for fsync. The caller's `done` callback fires once the
+ * Durability: storage_apply() logs the batch and applies it to the
+ * memtable, then returns without waiting for fsync. In `periodic` and
+ * `none` modes the logged bytes have reached the kernel on return; in
+ * `group` mode the log's sync thread writes them, with every other batch
+ * waiting, right before the fsync that covers them (one write and one
+ * fsync per group). The caller's `done` callback fires once the
  * batch is durable under the sync mode -- in `group` mode after the fsync
  * that covers it, which many concurrent batches share; in `periodic` and
  * `none` modes right away, since there reaching the kernel is the promise.

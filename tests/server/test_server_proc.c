@@ -31,6 +31,14 @@
 
 #define PORT(k) ((uint16_t)(21000 + 10 * (k)))
 
+/* scale -- CAIRN_LONG_TESTS=1 makes the randomised parts 10 times longer. */
+static int scale(int n)
+{
+    const char *e = getenv("CAIRN_LONG_TESTS");
+
+    return e && strcmp(e, "1") == 0 ? n * 10 : n;
+}
+
 static const char *const sync_none[] = {"--sync", "none", NULL};
 
 static ProtobufCBinaryData bytes_of(const char *s)
@@ -247,6 +255,16 @@ static void test_write_read(void **state)
                      1);
     assert_string_equal(val, "2");
 
+    /* The row with the empty key alone, beside rows with keys. */
+    assert_int_equal(tc_put(fd, "ks1", "t", "p1", "", "x", "empty"), 0);
+    assert_int_equal(tc_get(fd, "ks1", "t", "p1", "", "x", val, sizeof(val)),
+                     1); /* tc_get checks that every row it got has key "" */
+    assert_string_equal(val, "empty");
+    r = read_rows(fd, "p1", NULL, NULL, 0, (ProtobufCBinaryData){0, NULL});
+    row_cks(r, cks, sizeof(cks));
+    assert_string_equal(cks, ",a,b,c,");
+    tc_free(r);
+
     /* Client timestamps: an older write loses to a newer one. */
     m[0] = tc_cell("r", "x", "new", 2000, 0);
     assert_int_equal(tc_write(fd, "ks1", "t", "ts", m, 1), 0);
@@ -300,14 +318,22 @@ static void fill_partition(int fd, const char *pk, int rows)
     }
 }
 
-static void page_partition(int fd, int rows, uint32_t page)
+/*
+ * page_slice -- rows first..last of "big", `page` at a time, in order;
+ * asked for as a slice, or (bounded 0) as the whole partition.
+ */
+static void page_slice(int fd, int first, int last, uint32_t page, int bounded)
 {
     ProtobufCBinaryData ps = {0, NULL};
     uint8_t *held = NULL;
-    int seen = 0, pages = 0;
+    char from[16], to[16];
+    int seen = first, pages = 0;
 
+    snprintf(from, sizeof(from), "r%06d", first);
+    snprintf(to, sizeof(to), "r%06d", last);
     do {
-        Cairn__Response *r = read_rows(fd, "big", NULL, NULL, page, ps);
+        Cairn__Response *r = read_rows(fd, "big", bounded ? from : NULL,
+                                       bounded ? to : NULL, page, ps);
         assert_int_equal(tc_rc(r), 0);
         assert_true(r->read->n_rows <= page);
         for (size_t i = 0; i < r->read->n_rows; i++, seen++) {
@@ -319,10 +345,15 @@ static void page_partition(int fd, int rows, uint32_t page)
         ps = keep_state(&held, &r->read->paging_state);
         pages++;
         tc_free(r);
-        assert_true(pages <= rows / (int)page + 2);
+        assert_true(pages <= (last - first + 1) / (int)page + 2);
     } while (ps.len > 0);
     free(held);
-    assert_int_equal(seen, rows);
+    assert_int_equal(seen, last + 1);
+}
+
+static void page_partition(int fd, int rows, uint32_t page)
+{
+    page_slice(fd, 0, rows - 1, page, 0);
 }
 
 static Cairn__Response *scan_page(int fd, uint32_t page, ProtobufCBinaryData ps)
@@ -381,8 +412,10 @@ static void test_paging(void **state)
     pid = tc_start(dir, PORT(2), sync_none);
     fd = setup_table(PORT(2), 0);
     fill_partition(fd, "big", 2000);
-    page_partition(fd, 2000, 100); /* 20 full pages */
-    page_partition(fd, 2000, 7);   /* pages that end mid-way */
+    page_partition(fd, 2000, 100);    /* 20 full pages */
+    page_partition(fd, 2000, 7);      /* pages that end mid-way */
+    page_slice(fd, 100, 499, 33, 1);  /* a slice, paged */
+    page_slice(fd, 1999, 1999, 5, 1); /* one row */
     for (int k = 0; k < 150; k++) {
         char pk[16];
         Cairn__Mutation m[3] = {tc_cell("a", "c", "1", 0, 0),
@@ -785,9 +818,13 @@ static void reused_ids(uint16_t port)
 
 static void random_garbage(uint16_t port)
 {
-    unsigned seed = 42;
+    unsigned seed =
+        getenv("CAIRN_SEED") ? (unsigned)atoi(getenv("CAIRN_SEED")) : 42;
 
-    for (int i = 0; i < 30; i++) {
+    print_message("random garbage seed %u (CAIRN_SEED=%u repeats it)\n", seed,
+                  seed);
+
+    for (int i = 0; i < scale(30); i++) {
         int fd = (i % 2) ? tc_open(port) : tc_connect(port);
         if (i % 3 == 0) {
             uint8_t hdr[4] = {0, 0, 0, (uint8_t)(20 + i)};
@@ -1001,9 +1038,10 @@ static void test_sigterm_under_load(void **state)
         l[i] = (struct loader){PORT(8), i, calloc(LOAD_MAX, 1), 0, 0};
         pthread_create(&th[i], NULL, loader, &l[i]);
     }
-    for (int waited = 0; total_acked(l) < 1500 && waited < 2000; waited++)
+    for (int waited = 0; total_acked(l) < scale(1500) && waited < 6000;
+         waited++)
         usleep(10000);
-    assert_true(total_acked(l) >= 1500);
+    assert_true(total_acked(l) >= scale(1500));
     assert_int_equal(tc_stop(pid, SIGTERM), 0);
     for (int i = 0; i < LOAD_THREADS; i++)
         pthread_join(th[i], NULL);
@@ -1141,6 +1179,25 @@ static void test_config(void **state)
     assert_string_equal(h->cluster_name, "testcluster");
     cairn__handshake_reply__free_unpacked(h, NULL);
     close(fd);
+
+    /* A second node on the same data directory refuses to start. */
+    {
+        char dir2[300], log[320], text[4096] = "";
+        FILE *f;
+        size_t n;
+        snprintf(dir2, sizeof(dir2), "%s", dir);
+        snprintf(log, sizeof(log), "%s-second.log", dir);
+        assert_int_equal(
+            tc_wait_exit(tc_spawn(dir2, PORT(10) + 5, sync_none, log)), 1);
+        f = fopen(log, "r");
+        assert_non_null(f);
+        n = fread(text, 1, sizeof(text) - 1, f);
+        text[n] = '\0';
+        fclose(f);
+        unlink(log);
+        assert_non_null(strstr(text, "another cairn-server"));
+    }
+
     assert_int_equal(tc_stop(pid, SIGINT), 0);
 
     /* A flag beats the file. */

@@ -233,6 +233,30 @@ static void test_frame_oversize(void **state)
     frame_dec_free(&d);
 }
 
+static void test_frame_shrinks(void **state)
+{
+    struct frame_dec d;
+    const uint8_t *p;
+    uint8_t *big = calloc(1, (2u << 20) + 4);
+    size_t n;
+
+    (void)state;
+    frame_dec_init(&d, 4u << 20);
+    enc_u32be(big, 2u << 20);
+    assert_int_equal(frame_dec_feed(&d, big, (2u << 20) + 4), 0);
+    assert_int_equal(frame_dec_next(&d, &p, &n), 1);
+    assert_int_equal(n, 2u << 20);
+    assert_true(d.in.cap >= 2u << 20);
+    /* The next bytes find the buffer empty and start small again. */
+    enc_u32be(big, 1);
+    assert_int_equal(frame_dec_feed(&d, big, 5), 0);
+    assert_true(d.in.cap < 1u << 20);
+    assert_int_equal(frame_dec_next(&d, &p, &n), 1);
+    assert_int_equal(n, 1);
+    frame_dec_free(&d);
+    free(big);
+}
+
 static void test_frame_pack_roundtrip(void **state)
 {
     Cairn__Request rq = CAIRN__REQUEST__INIT;
@@ -594,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_config_yaml),
         cmocka_unit_test(test_frame_pieces),
         cmocka_unit_test(test_frame_oversize),
+        cmocka_unit_test(test_frame_shrinks),
         cmocka_unit_test(test_frame_pack_roundtrip),
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_paging_states),
