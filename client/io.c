@@ -25,6 +25,7 @@
  * never reused, so it cannot be mistaken for another).
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -835,6 +836,23 @@ static struct cairn_client *client_alloc(const cairn_options_t *o)
     return c;
 }
 
+/*
+ * Start the I/O thread with every signal blocked: the program's handlers
+ * then run on its own threads, and a write to a socket the node reset
+ * returns EPIPE there instead of killing the program with SIGPIPE.
+ */
+static int start_thread(struct cairn_client *c)
+{
+    sigset_t all, old;
+    int rc;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = uv_thread_create(&c->thread, io_main, c);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
 /* Wait until the first connection is up or every first attempt failed. */
 static int wait_started(struct cairn_client *c)
 {
@@ -889,7 +907,7 @@ int cairn_client_new(const cairn_options_t *o, cairn_client_t **out)
     uv_timer_init(&c->loop, &c->sweep);
     c->sweep.data = c;
     rc = conns_init(c);
-    if (rc == 0 && uv_thread_create(&c->thread, io_main, c) < 0)
+    if (rc == 0 && start_thread(c) < 0)
         rc = -ENOMEM;
     if (rc < 0) {
         /* The loop never ran: close its handles by running it once. */

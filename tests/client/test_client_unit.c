@@ -10,6 +10,7 @@
  */
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -704,6 +705,39 @@ static void test_max_in_flight(void **state)
     peer_stop(&p);
 }
 
+static void check_mask(cairn_future_t *f, void *arg)
+{
+    sigset_t now;
+
+    (void)f;
+    pthread_sigmask(SIG_BLOCK, NULL, &now);
+    *(int *)arg = sigismember(&now, SIGPIPE) && sigismember(&now, SIGTERM);
+}
+
+static void test_io_thread_blocks_signals(void **state)
+{
+    struct peer p;
+    cairn_client_t *c;
+    cairn_future_t *f;
+    int blocked = -1;
+    sigset_t mine;
+
+    (void)state;
+    /* A reset socket must give EPIPE on the I/O thread, never SIGPIPE to
+     * the program; and the caller's own mask is left as it was. */
+    assert_int_equal(peer_start(&p, PEER_SILENT), 0);
+    c = connect_to(&p, 1);
+    f = cairn_list_keyspaces_async(c, NULL);
+    assert_int_equal(cairn_future_set_callback(f, check_mask, &blocked), 0);
+    cairn_client_free(c); /* completes f on the I/O thread */
+    assert_int_equal(cairn_future_wait(f), CAIRN_ERR_CLOSED);
+    assert_int_equal(blocked, 1);
+    pthread_sigmask(SIG_BLOCK, NULL, &mine);
+    assert_false(sigismember(&mine, SIGPIPE));
+    cairn_future_free(f);
+    peer_stop(&p);
+}
+
 static void test_free_fails_pending(void **state)
 {
     struct peer p;
@@ -806,6 +840,7 @@ int main(void)
         cmocka_unit_test(test_idempotent_nowhere_to_resend),
         cmocka_unit_test(test_request_timeout),
         cmocka_unit_test(test_max_in_flight),
+        cmocka_unit_test(test_io_thread_blocks_signals),
         cmocka_unit_test(test_free_fails_pending),
         cmocka_unit_test(test_handshake_refused),
         cmocka_unit_test(test_no_blocking_in_callbacks),
