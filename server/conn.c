@@ -381,8 +381,13 @@ static void conn_process(struct conn *cn)
 
     while (!cn->closed && conn_can_take(cn)) {
         rc = frame_dec_next(&cn->dec, &p, &n);
-        if (rc == 0)
+        if (rc == 0) {
+            /* Every whole frame is handled; after EOF a partial one
+             * can never complete. */
+            if (cn->eof)
+                cn->closing = 1;
             break;
+        }
         if (rc < 0) {
             conn_refuse(cn, rc, err_msg());
             break;
@@ -394,7 +399,7 @@ static void conn_process(struct conn *cn)
     }
     if (cn->closed)
         return;
-    if (conn_can_take(cn) && !cn->reading && !cn->lp->draining) {
+    if (conn_can_take(cn) && !cn->reading && !cn->lp->draining && !cn->eof) {
         conn_start_reading(cn);
     } else if (!conn_can_take(cn) && cn->reading) {
         uv_read_stop((uv_stream_t *)&cn->tcp);
@@ -417,8 +422,16 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 
     if (nread == 0)
         return;
+    if (nread == UV_EOF) {
+        /* Half-closed: answer what was sent, then close. */
+        cn->eof = 1;
+        uv_read_stop(s);
+        cn->reading = 0;
+        conn_process(cn);
+        return;
+    }
     if (nread < 0) {
-        /* EOF or reset: answers can no longer reach the client. */
+        /* Reset or error: answers can no longer reach the client. */
         conn_close(cn);
         return;
     }

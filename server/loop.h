@@ -52,6 +52,7 @@ struct conn {
     int ready;              /* handshake done */
     int reading;            /* uv_read_start in effect */
     int closing;            /* no more input; close once answers are out */
+    int eof;                /* the client half-closed: finish its frames */
     int closed;             /* uv_close called */
     int handle_gone;        /* close callback ran */
     struct call **inflight; /* cap entries; the first ninflight in use */

@@ -905,6 +905,7 @@ static void test_inflight(void **state)
         free(f);
     }
     assert_int_equal(tc_send_raw(fd, all, total), 0);
+    shutdown(fd, SHUT_WR); /* half-closed: every request is still answered */
     for (int i = 0; i < N; i++) {
         Cairn__Response *r = tc_recv(fd);
         assert_non_null(r);
@@ -914,6 +915,7 @@ static void test_inflight(void **state)
         seen[r->id - 1000000] = 1;
         tc_free(r);
     }
+    assert_true(tc_closed(fd, TC_TIMEOUT_MS));
     free(all);
     close(fd);
     fd = tc_open(PORT(7));
