@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,6 +81,10 @@ static pid_t spawn(struct srv *s)
         FILE *f = freopen(log, "a", stderr);
 
         (void)f;
+        /* Die with the test even when it is killed outright. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1)
+            _exit(127);
         execl(s->bin, s->bin, "--data-dir", s->dir, "--listen", "127.0.0.1",
               "--port", port, "--sync", "group", (char *)NULL);
         _exit(127);
