@@ -499,6 +499,39 @@ static void shut(struct cluster *c)
     peer_close(c->peer);
 }
 
+/*
+ * pull_if_behind -- gossip reports a differing schema once, when it
+ * learns of it; a pull lost or held back by the rate limit would then
+ * never be retried. So every tick pulls from a live peer (a different one
+ * each tick) whose version still differs from ours.
+ */
+static void pull_if_behind(struct cluster *c, int64_t now)
+{
+    size_t n = gossip_count(c->g), k = 0, pick;
+    const struct gossip_endpoint *e;
+
+    for (size_t i = 0; i < n; i++) {
+        e = gossip_endpoint_at(c->g, i);
+        if (e->alive && !ring_host_id_eq(&e->id, &c->self) &&
+            memcmp(e->schema, c->schema_ver, GOSSIP_SCHEMA_LEN) != 0)
+            k++;
+    }
+    if (k == 0)
+        return;
+    pick = (size_t)c->ticks % k;
+    for (size_t i = 0; i < n; i++) {
+        e = gossip_endpoint_at(c->g, i);
+        if (!e->alive || ring_host_id_eq(&e->id, &c->self) ||
+            memcmp(e->schema, c->schema_ver, GOSSIP_SCHEMA_LEN) == 0)
+            continue;
+        if (pick-- == 0) {
+            clschema_maybe_pull(c->peer, &e->id, now, &c->last_pull_ms,
+                                CL_PULL_GAP_MS);
+            return;
+        }
+    }
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct cluster *c = t->data;
@@ -514,6 +547,7 @@ static void on_tick(uv_timer_t *t)
         refresh_load(c);
     gossip_tick(c->g, now, &c->rnd, &c->out);
     handle_out(c);
+    pull_if_behind(c, now);
     check_ready(c, now);
     if (c->peers_dirty && ring_save(c) == 0)
         c->peers_dirty = 0;
