@@ -57,6 +57,7 @@ struct cluster {
     size_t ntokens;
     uint64_t generation;
     int alone_ok; /* a seed or --new-cluster: may serve without contact */
+    int fresh;    /* first start: no ring file yet */
     int peers_dirty;
     int ticks;
     uint8_t schema_ver[GOSSIP_SCHEMA_LEN];
@@ -460,7 +461,8 @@ static void check_ready(struct cluster *c, int64_t now)
         log_waiting(c, now);
         return;
     }
-    gossip_set_status(c->g, GOSSIP_STATUS_NORMAL);
+    if (gossip_self(c->g)->status != GOSSIP_STATUS_NORMAL)
+        gossip_set_status(c->g, GOSSIP_STATUS_NORMAL);
     log_info("cluster", "joined the ring: status normal, %zu tokens%s",
              c->ntokens,
              gossip_contacted(c->g) ? "" : " (alone: no peer answered yet)");
@@ -640,6 +642,7 @@ static int identity(struct cluster *c, FILE **fp)
 
     if (rc < 0)
         return rc;
+    c->fresh = fresh;
     if (fresh) {
         c->ntokens = c->cfg->num_tokens;
         rc = tokens_pick(&c->rnd, NULL, c->ntokens, c->tokens);
@@ -661,8 +664,11 @@ static int cl_open(struct cluster *c)
         rc = make_gossip(c, now_ms());
     if (rc == 0)
         rc = gossip_set_tokens(c->g, c->tokens, c->ntokens);
+    /* A new node joins; a restarted one keeps its ranges (NORMAL at once,
+     * as Cassandra does), so its peers see no ownership change. */
     if (rc == 0)
-        rc = gossip_set_status(c->g, GOSSIP_STATUS_JOINING);
+        rc = gossip_set_status(c->g, c->fresh ? GOSSIP_STATUS_JOINING
+                                              : GOSSIP_STATUS_NORMAL);
     if (rc == 0 && f)
         rc = ring_load_peers(c, f);
     if (f)
