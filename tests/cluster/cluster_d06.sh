@@ -20,7 +20,7 @@ timeout 60 "$server" --port $Q --data-dir "$dir/lonely" \
     --seeds 127.0.0.1:23630 --seed-timeout-ms 3000 >"$dir/lonely.log" 2>&1
 rc=$?
 [ $rc = 1 ] || fail "new node without a reachable seed exited $rc, want 1"
-grep -q "no reachable seed" "$dir/lonely.log" || fail "no 'no reachable seed' in its log"
+grep -q "no reachable seed" "$dir/lonely.log" || fail "no 'no reachable seed' in its log: $(tail -3 "$dir/lonely.log")"
 grep -q "127.0.0.1:23630" "$dir/lonely.log" || fail "its log does not name the seed"
 
 # The same with --new-cluster starts alone.
