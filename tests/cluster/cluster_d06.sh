@@ -4,6 +4,7 @@
 # - a new node whose only seed is down fails with exit 1 and a clear "no
 #   reachable seed" error naming the seed, instead of becoming a one-node
 #   cluster; with --new-cluster the same node starts alone;
+# - a damaged ring file stops a start with a clear error;
 # - a node with saved peers, restarted while the only seed is down,
 #   rejoins through a peer it knows and serves;
 # - every node stopped, then nodes 2 and 3 started with the seed still
@@ -22,6 +23,18 @@ rc=$?
 [ $rc = 1 ] || fail "new node without a reachable seed exited $rc, want 1"
 grep -q "no reachable seed" "$dir/lonely.log" || fail "no 'no reachable seed' in its log: $(tail -3 "$dir/lonely.log")"
 grep -q "127.0.0.1:23630" "$dir/lonely.log" || fail "its log does not name the seed"
+
+# A damaged ring file (this node's tokens) stops the start with a clear
+# error, and the file is left as it was.
+echo "cairn-ring 1 garbage" >"$dir/lonely/ring"
+timeout 60 "$server" --port $Q --data-dir "$dir/lonely" --new-cluster \
+    >"$dir/damaged.log" 2>&1
+rc=$?
+[ $rc = 1 ] || fail "a damaged ring file gave exit $rc, want 1"
+grep -q "ring file .* is damaged" "$dir/damaged.log" ||
+    fail "no 'ring file is damaged' error: $(tail -3 "$dir/damaged.log")"
+[ "$(cat "$dir/lonely/ring")" = "cairn-ring 1 garbage" ] ||
+    fail "the damaged ring file was changed"
 
 # The same with --new-cluster starts alone.
 "$server" --port $Q --data-dir "$dir/alone" --seeds 127.0.0.1:23630 \
