@@ -10,7 +10,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -174,6 +177,104 @@ static void test_unreachable_fails(void **st)
     finish(&loop, ps, 1);
 }
 
+/* B goes away and comes back on its port: A's sends fail meanwhile and
+ * reach B again once it is back (reconnect after backoff). */
+static void test_reconnect(void **st)
+{
+    uv_loop_t loop;
+    struct peer *ps[2];
+    struct ring_host_id b;
+    struct got gb = {0};
+    struct sent s = {0};
+    Cairn__PeerMessage m;
+    Cairn__SchemaPull sp;
+
+    (void)st;
+    uv_loop_init(&loop);
+    make(&loop, 0xaa, 23006, &ps[0]);
+    make(&loop, 0xbb, 23007, &ps[1]);
+    peer_on(ps[1], CAIRN__PEER_MESSAGE__BODY_SCHEMA_PULL, on_pull, &gb);
+    memset(b.b, 0xbb, 16);
+    peer_set_address(ps[0], &b, "127.0.0.1:23007");
+    pull_msg(&m, &sp, 1);
+    assert_int_equal(peer_send(ps[0], &b, &m, on_done, &s), 0);
+    run(&loop, &gb.n, 1);
+    peer_close(ps[1]);
+    for (int i = 0; i < 20; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    peer_free(ps[1]);
+    /* Sends while B is away end in a failure, never in silence. */
+    for (int k = 0; k < 3; k++) {
+        int before = s.n;
+        assert_int_equal(peer_send(ps[0], &b, &m, on_done, &s), 0);
+        run(&loop, &s.n, before + 1);
+    }
+    assert_int_equal(s.rc, CAIRN_EUNAVAILABLE);
+    make(&loop, 0xbb, 23007, &ps[1]);
+    peer_on(ps[1], CAIRN__PEER_MESSAGE__BODY_SCHEMA_PULL, on_pull, &gb);
+    /* Retry until one gets through (the backoff ends within 2 s). */
+    for (int k = 0; k < 200 && gb.n < 2; k++) {
+        int before = s.n;
+        assert_int_equal(peer_send(ps[0], &b, &m, on_done, &s), 0);
+        run(&loop, &s.n, before + 1);
+        for (int i = 0; i < 5; i++)
+            uv_run(&loop, UV_RUN_NOWAIT);
+        if (gb.n < 2)
+            usleep(20000);
+    }
+    assert_true(gb.n >= 2);
+    finish(&loop, ps, 2);
+}
+
+struct hammer {
+    struct clsnap_pub *pub;
+    atomic_int *stop;
+    long got;
+};
+
+static void *hammer_run(void *arg)
+{
+    struct hammer *h = arg;
+
+    while (!atomic_load(h->stop)) {
+        struct clsnap *s = clsnap_get(h->pub);
+        if (s) {
+            h->got += (long)s->nnodes; /* read through the reference */
+            clsnap_put(s);
+        }
+    }
+    return NULL;
+}
+
+/* Readers on other threads while the owner publishes: no lock, no
+ * snapshot freed under a reader (ASan checks the last part). */
+static void test_snapshot_threads(void **st)
+{
+    struct clsnap_pub pub;
+    atomic_int stop = 0;
+    struct hammer h[3];
+    pthread_t t[3];
+
+    (void)st;
+    memset(&pub, 0, sizeof(pub));
+    for (int i = 0; i < 3; i++) {
+        h[i].pub = &pub;
+        h[i].stop = &stop;
+        h[i].got = 0;
+        assert_int_equal(pthread_create(&t[i], NULL, hammer_run, &h[i]), 0);
+    }
+    for (int k = 0; k < 20000; k++) {
+        struct clsnap *s = clsnap_new();
+        assert_non_null(s);
+        s->nnodes = 1;
+        clsnap_publish(&pub, s);
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    clsnap_retire(&pub);
+}
+
 static void test_snapshot_publication(void **st)
 {
     struct clsnap_pub pub;
@@ -204,6 +305,8 @@ int main(void)
         cmocka_unit_test(test_send_by_host_id),
         cmocka_unit_test(test_wrong_host_refused),
         cmocka_unit_test(test_unreachable_fails),
+        cmocka_unit_test(test_reconnect),
+        cmocka_unit_test(test_snapshot_threads),
         cmocka_unit_test(test_snapshot_publication),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
