@@ -296,6 +296,24 @@ static size_t count_sub(const char *s, const char *sub)
 }
 
 /*
+ * is_our_node -- the node answering on `c` is process `pid`, not a
+ * stranger that holds the port (another test's leftover, say).
+ */
+static int is_our_node(cairn_client_t *c, long pid)
+{
+    cairn_result_t *r = NULL;
+    cairn_req_opts_t ro = {0, 2000};
+    char want[48];
+    int ok;
+
+    snprintf(want, sizeof(want), "\"pid\":%ld,", pid);
+    ok = cairn_admin(c, &ro, "info", NULL, &r) == 0 &&
+         strstr(cairn_result_admin_json(r), want) != NULL;
+    cairn_result_free(r);
+    return ok;
+}
+
+/*
  * node_sees_all -- 1 when node i answers status with `want` nodes, all
  * up and normal; 0 otherwise.
  */
@@ -315,6 +333,10 @@ static int node_sees_all(const struct layout *l, unsigned i, unsigned want)
     o.connect_timeout_ms = 1000;
     if (cairn_client_new(&o, &c) < 0)
         return 0;
+    if (!is_our_node(c, l->pid[i])) {
+        cairn_client_free(c);
+        return 0;
+    }
     if (cairn_admin(c, &ro, "status", NULL, &r) == 0) {
         const char *js = cairn_result_admin_json(r);
         ok = count_sub(js, "\"host_id\"") == want &&
@@ -530,6 +552,7 @@ static int node_serving(const struct layout *l, unsigned i)
     ok = cairn_admin(c, &ro, "info", NULL, &r) == 0 &&
          strstr(cairn_result_admin_json(r), "\"serving\":true") != NULL;
     cairn_result_free(r);
+    ok = ok && is_our_node(c, l->pid[i]);
     cairn_client_free(c);
     return ok;
 }
