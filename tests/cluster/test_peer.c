@@ -3,14 +3,18 @@
  * messages reach the handler of the host id they are sent to; a node on
  * an address where another host id was expected refuses the connection
  * and its handler never sees the message (C13); a closed port fails the
- * send; the snapshot publication hands out what was published last.
+ * send, and so does a peer that never answers the hello; the snapshot
+ * publication hands out what was published last.
  * Ports 23000..23009.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
@@ -226,6 +230,41 @@ static void test_reconnect(void **st)
     finish(&loop, ps, 2);
 }
 
+/* A peer that accepts in the kernel but never answers (SIGSTOPped, say):
+ * the send fails after the hello deadline instead of waiting forever. */
+static void test_silent_peer_fails(void **st)
+{
+    uv_loop_t loop;
+    struct peer *ps[1];
+    struct ring_host_id b;
+    struct sent s = {0};
+    Cairn__PeerMessage m;
+    Cairn__SchemaPull sp;
+    struct sockaddr_in sa;
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    (void)st;
+    assert_true(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(23008);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 8), 0); /* never accepted, never read */
+    uv_loop_init(&loop);
+    make(&loop, 0xaa, 23009, &ps[0]);
+    memset(b.b, 0xbb, 16);
+    peer_set_address(ps[0], &b, "127.0.0.1:23008");
+    pull_msg(&m, &sp, 1);
+    assert_int_equal(peer_send(ps[0], &b, &m, on_done, &s), 0);
+    while (s.n < 1)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(s.rc, CAIRN_EUNAVAILABLE);
+    close(fd);
+    finish(&loop, ps, 1);
+}
+
 struct hammer {
     struct clsnap_pub *pub;
     atomic_int *stop;
@@ -306,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_wrong_host_refused),
         cmocka_unit_test(test_unreachable_fails),
         cmocka_unit_test(test_reconnect),
+        cmocka_unit_test(test_silent_peer_fails),
         cmocka_unit_test(test_snapshot_threads),
         cmocka_unit_test(test_snapshot_publication),
     };
