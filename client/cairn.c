@@ -23,6 +23,8 @@ _Static_assert((int)CAIRN_ERR_READ_ONLY == (int)CAIRN_EREADONLY, "code drift");
 _Static_assert((int)CAIRN_ERR_EXISTS == (int)CAIRN_EEXISTS, "code drift");
 _Static_assert((int)CAIRN_ERR_INVALID == (int)-EINVAL, "code drift");
 _Static_assert((int)CAIRN_ERR_NO_MEMORY == (int)-ENOMEM, "code drift");
+_Static_assert((int)CAIRN_ERR_AGAIN == (int)-EAGAIN, "code drift");
+_Static_assert((int)CAIRN_ERR_UNREACHABLE == (int)-EHOSTUNREACH, "code drift");
 
 #define CAIRN_STR2(x) #x
 #define CAIRN_STR(x)  CAIRN_STR2(x)
@@ -35,6 +37,9 @@ const char *cairn_version(void)
 
 const char *cairn_strerror(int code)
 {
+    /* The one client-only code; common/ has no name for it. */
+    if (code == CAIRN_ERR_UNREACHABLE)
+        return "unreachable";
     return err_name(code);
 }
 

@@ -295,12 +295,15 @@ static void conn_handshake(struct conn *cn, const uint8_t *p, size_t n)
         return conn_refuse(cn, CAIRN_EPROTO,
                            "the first frame must be a "
                            "cairn.Handshake; this is not a cairn client?");
+    /* A client that names no cluster (empty) takes whichever it reaches;
+     * one that names another cluster is refused. */
     if (h->protocol_version != CONN_PROTOCOL_VERSION) {
         snprintf(why, sizeof(why),
                  "protocol version %u is not supported; "
                  "this node speaks version %d",
                  h->protocol_version, CONN_PROTOCOL_VERSION);
-    } else if (strcmp(h->cluster_name, cfg->cluster_name) != 0) {
+    } else if (h->cluster_name[0] != '\0' &&
+               strcmp(h->cluster_name, cfg->cluster_name) != 0) {
         snprintf(why, sizeof(why),
                  "cluster name \"%.200s\" does not match "
                  "this node's cluster \"%s\"",
@@ -343,6 +346,8 @@ static enum metrics_op conn_op(Cairn__Request__OpCase c)
         return MOP_READ;
     case CAIRN__REQUEST__OP_SCAN:
         return MOP_SCAN;
+    case CAIRN__REQUEST__OP_ADMIN:
+        return MOP_ADMIN;
     default:
         return MOP_UNKNOWN;
     }
