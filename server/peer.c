@@ -617,6 +617,16 @@ static const char *check_hello(struct peer *p, const Cairn__PeerMessage *m)
     return NULL;
 }
 
+/* handler -- the handler of `body` (under the lock: peer_on may race). */
+static int handler(struct peer *p, int body, peer_handler_fn *fn, void **arg)
+{
+    uv_mutex_lock(&p->lock);
+    *fn = p->h[body].fn;
+    *arg = p->h[body].arg;
+    uv_mutex_unlock(&p->lock);
+    return *fn != NULL;
+}
+
 static int dispatch(struct psock *s, const uint8_t *f, size_t n)
 {
     struct peer *p = s->p;
@@ -624,6 +634,8 @@ static int dispatch(struct psock *s, const uint8_t *f, size_t n)
         cairn__peer_message__unpack(frame_allocator(), n, f);
     const char *why;
     char ids[40];
+    peer_handler_fn fn;
+    void *arg;
 
     if (!m)
         return CAIRN_ECORRUPT;
@@ -645,8 +657,8 @@ static int dispatch(struct psock *s, const uint8_t *f, size_t n)
                   id_str(&s->from, ids), m->hello->from_address);
         reply_hello(s, NULL);
     } else if ((unsigned)m->body_case < PEER_MAX_BODY &&
-               p->h[m->body_case].fn) {
-        p->h[m->body_case].fn(p, &s->from, m, p->h[m->body_case].arg);
+               handler(p, m->body_case, &fn, &arg)) {
+        fn(p, &s->from, m, arg);
     } else {
         log_debug("peer", "no handler for peer message body=%d",
                   (int)m->body_case);
@@ -710,6 +722,7 @@ int peer_start(uv_loop_t *loop, const struct peer_config *c, struct peer **out)
     p->loop = loop;
     p->cfg = *c;
     rc = uv_ip4_addr(c->listen_host, c->port, &sa);
+    uv_mutex_init(&p->lock);
     uv_tcp_init(loop, &p->listener);
     p->listener.data = p;
     if (rc == 0)
@@ -719,11 +732,11 @@ int peer_start(uv_loop_t *loop, const struct peer_config *c, struct peer **out)
     if (rc < 0) {
         uv_close((uv_handle_t *)&p->listener, NULL);
         uv_run(loop, UV_RUN_NOWAIT);
+        uv_mutex_destroy(&p->lock);
         mem_free(p);
         return err_set(rc, "cannot listen on the peer port %s:%u: %s",
                        c->listen_host, c->port, uv_strerror(rc));
     }
-    uv_mutex_init(&p->lock);
     uv_async_init(loop, &p->wake, on_wake);
     p->wake.data = p;
     *out = p;
@@ -734,8 +747,10 @@ void peer_on(struct peer *p, int body_case, peer_handler_fn fn, void *arg)
 {
     if (body_case <= 0 || body_case >= PEER_MAX_BODY)
         return;
+    uv_mutex_lock(&p->lock);
     p->h[body_case].fn = fn;
     p->h[body_case].arg = arg;
+    uv_mutex_unlock(&p->lock);
 }
 
 const struct ring_host_id *peer_self(const struct peer *p)

@@ -20,10 +20,10 @@
  * the next send, with a backoff (100 ms doubling to 2 s) after failures.
  *
  * Threads: the transport lives on one owner libuv loop (the cluster
- * loop). Handlers and completion callbacks run there. peer_send and
- * peer_send_addr may be called from any thread: they encode the message
- * before returning and hand it to the owner loop. Everything else is for
- * the owner loop only.
+ * loop). Handlers and completion callbacks run there. peer_send,
+ * peer_send_addr and peer_on may be called from any thread (the sends
+ * encode the message before returning and hand it to the owner loop).
+ * Everything else is for the owner loop only.
  */
 #ifndef CAIRN_SERVER_PEER_H
 #define CAIRN_SERVER_PEER_H
