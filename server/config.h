@@ -49,6 +49,8 @@ struct config {
     int quarantine_corrupt_log; /* start despite mid-log damage */
     uint32_t read_timeout_ms;
     uint32_t write_timeout_ms;
+    int read_repair; /* reads write merged data back to stale replicas */
+    int hints;       /* hinted handoff on */
     uint32_t drain_timeout_ms; /* shutdown: then close unanswered conns */
     uint32_t max_frame_bytes;  /* larger frames close the connection */
     uint32_t max_value_bytes;  /* cell values */

@@ -17,6 +17,7 @@
 #include "common/mem.h"
 #include "common/token.h"
 #include "server/loop.h"
+#include "server/proxy.h"
 #include "server/validate.h"
 
 #define NODE_GC_GRACE_DEFAULT  864000   /* 10 days, as storage.h says */
@@ -32,7 +33,13 @@ struct node {
     uint64_t pressure_bytes; /* 90% of memtable_total_size_mb */
     uv_mutex_t drop_lock;    /* one pending-drop pass at a time */
     struct cluster *cluster; /* set once before the loops start */
+    struct proxy *proxy;     /* the coordinator; NULL: serve locally */
 };
+
+void node_set_proxy(struct node *n, struct proxy *p)
+{
+    n->proxy = p;
+}
 
 void node_set_cluster(struct node *n, struct cluster *c)
 {
@@ -140,7 +147,7 @@ void node_destroy(struct node *n)
     mem_free(n);
 }
 
-static void node_ack(struct call *c)
+void node_answer_ack(struct call *c)
 {
     Cairn__Response r = CAIRN__RESPONSE__INIT;
     Cairn__Ack ack = CAIRN__ACK__INIT;
@@ -156,7 +163,7 @@ static void node_finish(struct call *c, int rc)
     if (rc < 0)
         call_fail(c, rc, NULL);
     else
-        node_ack(c);
+        node_answer_ack(c);
     call_done(c);
 }
 
@@ -186,7 +193,7 @@ static void node_write_done(void *arg, int rc)
     if (rc < 0)
         call_fail(c, rc, err_msg()[0] ? NULL : "write failed in storage");
     else
-        node_ack(c);
+        node_answer_ack(c);
     call_done(c);
 }
 
@@ -412,8 +419,8 @@ static uint32_t node_page(const struct node *n, uint32_t asked)
     return asked > n->cfg->max_page_rows ? n->cfg->max_page_rows : asked;
 }
 
-static void node_read_prepare(struct node *n, const Cairn__Read *rq,
-                              struct storage_read *sr, int *only_empty)
+void node_read_prepare(struct node *n, const Cairn__Read *rq,
+                       struct storage_read *sr, int *only_empty)
 {
     memset(sr, 0, sizeof(*sr));
     sr->pkey = (struct storage_bytes){rq->pkey.data, rq->pkey.len};
@@ -438,8 +445,8 @@ static void node_read_prepare(struct node *n, const Cairn__Read *rq,
     }
 }
 
-static int node_read_answer(struct call *c, const struct storage_result *res,
-                            int only_empty)
+int node_read_answer(struct call *c, const struct storage_result *res,
+                     int only_empty)
 {
     Cairn__Response r = CAIRN__RESPONSE__INIT;
     Cairn__ReadResult rr = CAIRN__READ_RESULT__INIT;
@@ -662,7 +669,7 @@ static void node_work(uv_work_t *w)
     if (c->req->op_case == CAIRN__REQUEST__OP_WRITE) {
         rc = node_apply(n, c, c->handler_arg, 1); /* may wait: a worker */
         if (rc == 0)
-            node_ack(c);
+            node_answer_ack(c);
     } else if (c->req->op_case == CAIRN__REQUEST__OP_READ)
         rc = node_read(n, c);
     else if (c->req->op_case == CAIRN__REQUEST__OP_SCAN)
@@ -670,7 +677,7 @@ static void node_work(uv_work_t *w)
     else if ((rc = node_ddl(n, c->req)) == 0) {
         if (n->cluster)
             cluster_schema_changed(n->cluster);
-        node_ack(c);
+        node_answer_ack(c);
     }
     if (rc < 0)
         call_fail(c, rc, NULL);
@@ -703,6 +710,8 @@ void node_submit(struct node *n, struct call *c)
     int rc = 0;
 
     err_clear();
+    if (n->proxy && proxy_submit(n->proxy, c))
+        return;
     switch (c->req->op_case) {
     case CAIRN__REQUEST__OP_WRITE:
         node_write(n, c);

@@ -59,4 +59,30 @@ struct cluster *node_cluster(struct node *n);
 struct storage *node_storage(struct node *n);
 struct schema *node_schema(struct node *n);
 
+struct proxy;
+
+/*
+ * node_set_proxy -- hand writes and reads to the coordinator (proxy.h)
+ * while the cluster has more than one node. Call before the loops start.
+ */
+void node_set_proxy(struct node *n, struct proxy *p);
+
+/* node_answer_ack -- answer `c` with an Ack (not call_done). */
+void node_answer_ack(struct call *c);
+
+/*
+ * node_read_prepare -- the storage read of client read `rq` (page size,
+ * slice, paging state); `*only_empty` for a read of the empty key only.
+ * The table id is left to the caller.
+ */
+void node_read_prepare(struct node *n, const Cairn__Read *rq,
+                       struct storage_read *sr, int *only_empty);
+
+/*
+ * node_read_answer -- answer `c` with the live rows of `res` and a paging
+ * state after its resume point when `res->more`. 0 or -ENOMEM.
+ */
+int node_read_answer(struct call *c, const struct storage_result *res,
+                     int only_empty);
+
 #endif /* CAIRN_SERVER_NODE_H */
