@@ -32,14 +32,13 @@
 #include "server/replica.h"
 #include "server/schema.h"
 
-#define PX_MAX_HOSTS       64
-#define PX_TAB             1024
-#define PX_HINT_BIT        (1ULL << 63)
-#define PX_TICK_MS         500
-#define PX_HINT_WAIT_NS    (10LL * 1000000000)
-#define PX_SLICE_ROWS      1000
-#define PX_SPEC_DEFAULT_NS (50LL * 1000000)
-#define PX_MAX_FUTURE_US   (60LL * 1000000)
+#define PX_MAX_HOSTS     64
+#define PX_TAB           1024
+#define PX_HINT_BIT      (1ULL << 63)
+#define PX_TICK_MS       500
+#define PX_HINT_WAIT_NS  (10LL * 1000000000)
+#define PX_SLICE_ROWS    1000
+#define PX_MAX_FUTURE_US (60LL * 1000000)
 
 enum px_kind {
     PXI_CALL = 0,  /* a client call to coordinate */
@@ -763,7 +762,9 @@ static int px_read(struct proxy *p, struct px_op *o, const struct clsnap *s)
         .nreplicas = (int)n,
         .query = sr,
         .timeout_ns = px_timeout(o->call, p->cfg->read_timeout_ms),
-        .spec_default_ns = PX_SPEC_DEFAULT_NS,
+        .spec_default_ns = p->cfg->spec_retry_ms
+                               ? (int64_t)p->cfg->spec_retry_ms * 1000000
+                               : -1,
         .repair_slice_rows = PX_SLICE_ROWS,
         .read_repair = p->cfg->read_repair,
         .snitch = &p->snitch,
