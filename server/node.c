@@ -6,6 +6,7 @@
  * names used by workers stay valid for as long as they are needed.
  */
 #include "server/node.h"
+#include "server/admin.h"
 #include "server/cluster.h"
 
 #include <stdatomic.h>
@@ -34,11 +35,17 @@ struct node {
     uv_mutex_t drop_lock;    /* one pending-drop pass at a time */
     struct cluster *cluster; /* set once before the loops start */
     struct proxy *proxy;     /* the coordinator; NULL: serve locally */
+    atomic_int drained;      /* `cairn drain` ran: data requests refused */
 };
 
 void node_set_proxy(struct node *n, struct proxy *p)
 {
     n->proxy = p;
+}
+
+void node_set_drained(struct node *n)
+{
+    atomic_store(&n->drained, 1);
 }
 
 void node_set_cluster(struct node *n, struct cluster *c)
@@ -61,6 +68,12 @@ struct schema *node_schema(struct node *n)
     return n->sc;
 }
 
+/*
+ * TODO: the high-water mark lives in memory only, so a wall clock stepped
+ * back while the node was down can stamp writes below ones it stamped
+ * before the restart (and lose to them). Persisting the mark needs a
+ * durable write per period, which the schema file is not meant for.
+ */
 int64_t node_timestamp(struct node *n)
 {
     int64_t now = clk_wall_us(clk_system());
@@ -710,6 +723,17 @@ void node_submit(struct node *n, struct call *c)
     int rc = 0;
 
     err_clear();
+    if (c->req->op_case == CAIRN__REQUEST__OP_ADMIN) {
+        admin_submit(n, c);
+        return;
+    }
+    if (atomic_load(&n->drained)) {
+        call_fail(c, CAIRN_ECLOSED,
+                  "this node is drained: it serves no data requests until "
+                  "it restarts; use another node");
+        call_done(c);
+        return;
+    }
     if (n->proxy && proxy_submit(n->proxy, c))
         return;
     switch (c->req->op_case) {

@@ -115,6 +115,9 @@ int sstable_writer_open(struct fs *fs, const char *path,
     w->meta.max_token = INT64_MIN;
     rc = fs_open(fs, w->tmp, FS_WRITE | FS_CREATE | FS_TRUNC, &w->f);
     if (rc != 0) {
+        /* The open may have failed after creating the file. */
+        if (fs_exists(fs, w->tmp) == 1)
+            fs_unlink(fs, w->tmp);
         w_free(w);
         return rc;
     }
@@ -265,7 +268,8 @@ static int w_entry(struct sstable_writer *w, int is_header, const uint8_t *ck,
 static int bytes_cmp(const uint8_t *a, size_t alen, const uint8_t *b,
                      size_t blen)
 {
-    int c = memcmp(a, b, alen < blen ? alen : blen);
+    size_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0; /* an empty key may be NULL */
 
     if (c != 0)
         return c;

@@ -13,6 +13,8 @@
 
 static const struct cli_cmd *const cmd_tables[] = {
     cli_data_cmds,
+    cli_admin_cmds,
+    cli_cluster_cmds,
     NULL,
 };
 
