@@ -43,6 +43,11 @@ void node_set_proxy(struct node *n, struct proxy *p)
     n->proxy = p;
 }
 
+struct proxy *node_proxy(struct node *n)
+{
+    return n->proxy;
+}
+
 void node_set_drained(struct node *n)
 {
     atomic_store(&n->drained, 1);

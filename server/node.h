@@ -70,6 +70,9 @@ struct proxy;
  */
 void node_set_proxy(struct node *n, struct proxy *p);
 
+/* node_proxy -- the coordinator set above (NULL before). */
+struct proxy *node_proxy(struct node *n);
+
 /* node_answer_ack -- answer `c` with an Ack (not call_done). */
 void node_answer_ack(struct call *c);
 

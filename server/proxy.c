@@ -27,6 +27,7 @@
 #include "server/coord/read.h"
 #include "server/coord/write.h"
 #include "server/hints.h"
+#include "server/merkle.h"
 #include "server/node.h"
 #include "server/peer.h"
 #include "server/replica.h"
@@ -34,9 +35,9 @@
 
 #define PX_MAX_HOSTS     64
 #define PX_TAB           1024
-#define PX_HINT_BIT      (1ULL << 63)
+#define PX_SYNC_BIT      (1ULL << 63) /* answers awaited by proxy_call */
 #define PX_TICK_MS       500
-#define PX_HINT_WAIT_NS  (10LL * 1000000000)
+#define PX_CALL_WAIT_NS  (10LL * 1000000000)
 #define PX_SLICE_ROWS    1000
 #define PX_MAX_FUTURE_US (60LL * 1000000)
 
@@ -80,10 +81,15 @@ struct px_op {
     int only_empty;
 };
 
-struct px_hint_wait {
+/* A thread waiting in proxy_call for the answer to request `req`. */
+struct px_wait {
     uint64_t req;
     int busy, got, rc;
+    uint8_t *bytes; /* the packed answer (mem_alloc), once got */
+    size_t n;
 };
+
+#define PX_MAX_WAIT 64
 
 struct proxy {
     const struct config *cfg;
@@ -110,8 +116,8 @@ struct proxy {
     struct coord_snitch snitch;
     struct px_op *tab[PX_TAB];
     uint64_t next_id;
-    struct px_hint_wait hw[PX_MAX_HOSTS];
-    uint64_t next_hint;
+    struct px_wait hw[PX_MAX_WAIT];
+    uint64_t next_sync;
     atomic_int applies; /* replica applies whose callback is pending */
 };
 
@@ -796,14 +802,24 @@ static void px_call(struct proxy *p, struct call *c)
 
 /* ---- replies ---- */
 
-static void px_hint_wake(struct proxy *p, uint64_t req, int rc)
+/* px_wake -- hand an answer (or a failure) to its waiting thread. */
+static void px_wake(struct proxy *p, uint64_t req, int rc, const uint8_t *bytes,
+                    size_t n)
 {
     uv_mutex_lock(&p->mu);
-    for (int i = 0; i < PX_MAX_HOSTS; i++)
-        if (p->hw[i].busy && p->hw[i].req == req) {
-            p->hw[i].got = 1;
-            p->hw[i].rc = rc;
+    for (int i = 0; i < PX_MAX_WAIT; i++) {
+        struct px_wait *w = &p->hw[i];
+        if (!w->busy || w->req != req || w->got)
+            continue;
+        w->got = 1;
+        w->rc = rc;
+        if (bytes && (w->bytes = mem_alloc(MEM_SERVER, n ? n : 1)) != NULL) {
+            memcpy(w->bytes, bytes, n);
+            w->n = n;
+        } else if (!rc) {
+            w->rc = err_set(-ENOMEM, "proxy: no memory");
         }
+    }
     uv_cond_broadcast(&p->cv);
     uv_mutex_unlock(&p->mu);
 }
@@ -815,8 +831,8 @@ static void px_reply(struct proxy *p, uint64_t req, int rc,
     struct px_op *o;
     uint32_t tag = (uint32_t)req;
 
-    if (req & PX_HINT_BIT) {
-        px_hint_wake(p, req, rc);
+    if (req & PX_SYNC_BIT) {
+        px_wake(p, req, rc, NULL, 0);
         return;
     }
     o = px_op_find(p, req >> 32);
@@ -905,19 +921,58 @@ struct px_rwork {
     Cairn__PeerMessage *m;
 };
 
+/* px_merkle -- this replica's Merkle tree of a range, for repair. */
+static int px_merkle(struct storage *st, const Cairn__MerkleReq *q,
+                     struct repl_arena *a, Cairn__MerkleResp *out)
+{
+    struct merkle m;
+    size_t nl;
+    int rc;
+
+    cairn__merkle_resp__init(out);
+    out->tag = q->tag;
+    out->token_start = q->token_start;
+    out->token_end = q->token_end;
+    out->depth = q->depth;
+    rc = merkle_build(st, q->table_id, q->token_start, q->token_end,
+                      (int)q->depth, &m);
+    if (rc) {
+        out->code = rc;
+        out->message = (char *)"merkle tree failed";
+        return 0;
+    }
+    nl = (size_t)1 << m.depth;
+    out->leaves = repl_arena_alloc(a, nl * sizeof(*out->leaves));
+    out->leaf_parts = repl_arena_alloc(a, nl * sizeof(*out->leaf_parts));
+    if (out->leaves && out->leaf_parts) {
+        memcpy(out->leaves, m.node + nl, nl * sizeof(*out->leaves));
+        memcpy(out->leaf_parts, m.parts, nl * sizeof(*out->leaf_parts));
+        out->n_leaves = out->n_leaf_parts = nl;
+    }
+    merkle_free(&m);
+    return out->leaves && out->leaf_parts
+               ? 0
+               : err_set(-ENOMEM, "proxy: no memory");
+}
+
 static void px_rwork_run(uv_work_t *w)
 {
     struct px_rwork *x = w->data;
     Cairn__PeerMessage out = CAIRN__PEER_MESSAGE__INIT;
     Cairn__ReadResp rr;
     Cairn__RangeReadResp rg;
+    Cairn__MerkleResp mk;
     struct repl_arena a;
     int rc;
 
     repl_arena_init(&a);
     out.request_id = x->m->request_id;
     out.is_reply = 1;
-    if (x->m->body_case == CAIRN__PEER_MESSAGE__BODY_READ_REQ) {
+    if (x->m->body_case == CAIRN__PEER_MESSAGE__BODY_MERKLE_REQ) {
+        rc = px_merkle(x->p->st, x->m->merkle_req, &a, &mk);
+        out.body_case = CAIRN__PEER_MESSAGE__BODY_MERKLE_RESP;
+        out.merkle_resp = &mk;
+    } else if (x->m->body_case == CAIRN__PEER_MESSAGE__BODY_READ_REQ) {
         rc = replica_read(x->p->st, x->m->read_req, &a, &rr);
         out.body_case = CAIRN__PEER_MESSAGE__BODY_READ_RESP;
         out.read_resp = &rr;
@@ -969,12 +1024,18 @@ static void px_msg(struct proxy *p, const struct px_item *it)
         log_warn("proxy", "undecodable replication message dropped");
         return;
     }
+    if (m->is_reply && (m->request_id & PX_SYNC_BIT)) {
+        px_wake(p, m->request_id, 0, it->bytes, it->n);
+        cairn__peer_message__free_unpacked(m, NULL);
+        return;
+    }
     switch (m->body_case) {
     case CAIRN__PEER_MESSAGE__BODY_MUTATION_REQ:
         px_apply(p, &it->from, m);
         break;
     case CAIRN__PEER_MESSAGE__BODY_READ_REQ:
     case CAIRN__PEER_MESSAGE__BODY_RANGE_READ_REQ:
+    case CAIRN__PEER_MESSAGE__BODY_MERKLE_REQ:
         px_serve_read(p, &it->from, m);
         return; /* the work owns m */
     case CAIRN__PEER_MESSAGE__BODY_MUTATION_ACK:
@@ -1031,6 +1092,53 @@ static void px_on_async(uv_async_t *a)
         px_shutdown(p);
 }
 
+/* ---- synchronous calls (other threads) ---- */
+
+static struct px_wait *px_wait_take(struct proxy *p, uint64_t *req)
+{
+    struct px_wait *w = NULL;
+
+    uv_mutex_lock(&p->mu);
+    for (int i = 0; !w && i < PX_MAX_WAIT; i++)
+        if (!p->hw[i].busy)
+            w = &p->hw[i];
+    if (w) {
+        memset(w, 0, sizeof(*w));
+        w->busy = 1;
+        w->req = *req = PX_SYNC_BIT | ++p->next_sync;
+    }
+    uv_mutex_unlock(&p->mu);
+    return w;
+}
+
+int proxy_call(struct proxy *p, const struct ring_host_id *to,
+               Cairn__PeerMessage *req, Cairn__PeerMessage **resp)
+{
+    uint64_t deadline = uv_hrtime() + PX_CALL_WAIT_NS;
+    struct px_wait *w = px_wait_take(p, &req->request_id);
+    int rc;
+
+    *resp = NULL;
+    if (!w)
+        return err_set(CAIRN_EOVERLOADED, "proxy: too many waiting calls");
+    req->is_reply = 0;
+    rc = px_send(p, to, req, 1);
+    uv_mutex_lock(&p->mu);
+    while (!rc && !w->got && !p->stop && uv_hrtime() < deadline)
+        uv_cond_timedwait(&p->cv, &p->mu, deadline - uv_hrtime());
+    if (!rc)
+        rc = w->got    ? w->rc
+             : p->stop ? err_set(CAIRN_ECLOSED, "the node is shutting down")
+                       : err_set(CAIRN_ETIMEOUT, "a peer did not answer");
+    if (!rc && !(*resp = cairn__peer_message__unpack(NULL, w->n, w->bytes)))
+        rc = err_set(CAIRN_EPROTO, "undecodable answer from a peer");
+    mem_free(w->bytes);
+    w->bytes = NULL;
+    w->busy = 0;
+    uv_mutex_unlock(&p->mu);
+    return rc;
+}
+
 /* ---- hint replay ---- */
 
 struct px_replay {
@@ -1042,10 +1150,7 @@ struct px_replay {
 static int px_deliver(void *arg, const uint8_t *msg, size_t n)
 {
     struct px_replay *r = arg;
-    struct proxy *p = r->p;
-    struct px_hint_wait *w = &p->hw[r->host];
-    Cairn__PeerMessage m = CAIRN__PEER_MESSAGE__INIT;
-    uint64_t deadline = uv_hrtime() + PX_HINT_WAIT_NS;
+    Cairn__PeerMessage m = CAIRN__PEER_MESSAGE__INIT, *resp = NULL;
     int rc;
 
     m.mutation_req = cairn__mutation_req__unpack(NULL, n, msg);
@@ -1054,22 +1159,15 @@ static int px_deliver(void *arg, const uint8_t *msg, size_t n)
         log_error("proxy", "undecodable hint dropped bytes=%zu", n);
         return 0;
     }
-    uv_mutex_lock(&p->mu);
-    w->req = PX_HINT_BIT | ++p->next_hint;
-    w->busy = 1;
-    w->got = 0;
-    m.request_id = w->req;
-    uv_mutex_unlock(&p->mu);
     m.body_case = CAIRN__PEER_MESSAGE__BODY_MUTATION_REQ;
-    rc = px_send(p, &p->hosts[r->host], &m, 1);
+    rc = proxy_call(r->p, &r->p->hosts[r->host], &m, &resp);
     cairn__mutation_req__free_unpacked(m.mutation_req, NULL);
-    uv_mutex_lock(&p->mu);
-    while (!rc && !w->got && !p->stop && uv_hrtime() < deadline)
-        uv_cond_timedwait(&p->cv, &p->mu, deadline - uv_hrtime());
+    if (!rc && resp->body_case != CAIRN__PEER_MESSAGE__BODY_MUTATION_ACK)
+        rc = err_set(CAIRN_EPROTO, "hint answered with another message");
     if (!rc)
-        rc = w->got ? w->rc : p->stop ? CAIRN_ECLOSED : CAIRN_ETIMEOUT;
-    w->busy = 0;
-    uv_mutex_unlock(&p->mu);
+        rc = resp->mutation_ack->code;
+    if (resp)
+        cairn__peer_message__free_unpacked(resp, NULL);
     log_debug("proxy", "hint delivered host=%d rc=%d", r->host, rc);
     return rc;
 }
@@ -1155,6 +1253,8 @@ static const int px_bodies[] = {
     CAIRN__PEER_MESSAGE__BODY_READ_RESP,
     CAIRN__PEER_MESSAGE__BODY_RANGE_READ_REQ,
     CAIRN__PEER_MESSAGE__BODY_RANGE_READ_RESP,
+    CAIRN__PEER_MESSAGE__BODY_MERKLE_REQ,
+    CAIRN__PEER_MESSAGE__BODY_MERKLE_RESP,
 };
 
 #define PX_NBODIES (sizeof(px_bodies) / sizeof(px_bodies[0]))

@@ -25,6 +25,9 @@
 
 #include <stdint.h>
 
+#include "proto/peer.pb-c.h"
+#include "ring/ring.h"
+
 struct call;
 struct cluster;
 struct config;
@@ -49,6 +52,15 @@ int proxy_start(const struct config *cfg, struct node *node, struct cluster *cl,
  * caller serves it locally). Any client loop.
  */
 int proxy_submit(struct proxy *p, struct call *c);
+
+/*
+ * proxy_call -- send request `req` (its request_id is set here) to `to`
+ * and wait for the answer, at most 10 s: 0 and *resp (free with
+ * cairn__peer_message__free_unpacked), or CAIRN_EUNAVAILABLE (not
+ * sent), CAIRN_ETIMEOUT, CAIRN_ECLOSED. Blocks: never on the proxy loop.
+ */
+int proxy_call(struct proxy *p, const struct ring_host_id *to,
+               Cairn__PeerMessage *req, Cairn__PeerMessage **resp);
 
 /*
  * proxy_stop -- unregister the handlers, fail what is in flight with
