@@ -430,7 +430,7 @@ static void node_add_row(struct node_rows *nr, const struct storage_row *sr)
 }
 
 /* node_read_page -- page size from the request within the limits. */
-static uint32_t node_page(const struct node *n, uint32_t asked)
+uint32_t node_page_rows(const struct node *n, uint32_t asked)
 {
     if (asked == 0)
         return n->cfg->default_page_rows;
@@ -444,7 +444,7 @@ void node_read_prepare(struct node *n, const Cairn__Read *rq,
     sr->pkey = (struct storage_bytes){rq->pkey.data, rq->pkey.len};
     sr->ck_start = (struct storage_bytes){rq->ck_start.data, rq->ck_start.len};
     sr->ck_end = (struct storage_bytes){rq->ck_end.data, rq->ck_end.len};
-    sr->limit_rows = node_page(n, rq->page_size);
+    sr->limit_rows = node_page_rows(n, rq->page_size);
     /*
      * An empty ck_end meant literally selects only the row whose key is
      * empty; storage reads an empty end as open, and the empty key sorts
@@ -515,8 +515,7 @@ static int node_read(struct node *n, struct call *c)
     return rc;
 }
 
-/* node_scan_answer -- partitions with their rows, and where to resume. */
-static int node_scan_answer(struct call *c, const struct storage_result *res)
+int node_scan_answer(struct call *c, const struct storage_result *res)
 {
     Cairn__Response r = CAIRN__RESPONSE__INIT;
     Cairn__ScanResult sr = CAIRN__SCAN_RESULT__INIT;
@@ -578,7 +577,7 @@ static int node_scan(struct node *n, struct call *c)
     sc.table_id = t.id;
     sc.token_start = INT64_MIN;
     sc.token_end = INT64_MAX;
-    sc.limit_rows = node_page(n, rq->page_size);
+    sc.limit_rows = node_page_rows(n, rq->page_size);
     if (rq->paging_state.len) {
         const uint8_t *pk, *ck;
         size_t pkn, ckn;

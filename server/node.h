@@ -91,4 +91,13 @@ void node_read_prepare(struct node *n, const Cairn__Read *rq,
 int node_read_answer(struct call *c, const struct storage_result *res,
                      int only_empty);
 
+/* node_page_rows -- rows of a page asked `asked` (0: default), capped. */
+uint32_t node_page_rows(const struct node *n, uint32_t asked);
+
+/*
+ * node_scan_answer -- answer `c` with the partitions of `res` and their
+ * rows, and a paging state at its resume point when `res->more`.
+ */
+int node_scan_answer(struct call *c, const struct storage_result *res);
+
 #endif /* CAIRN_SERVER_NODE_H */

@@ -31,6 +31,8 @@
 #include "server/node.h"
 #include "server/peer.h"
 #include "server/replica.h"
+#include "server/scan.h"
+#include "server/loop.h"
 #include "server/schema.h"
 
 #define PX_MAX_HOSTS     64
@@ -1312,18 +1314,46 @@ int proxy_start(const struct config *cfg, struct node *node, struct cluster *cl,
     return 0;
 }
 
+static void px_scan_work(uv_work_t *w)
+{
+    struct call *c = w->data;
+    struct proxy *p = c->handler;
+    int rc;
+
+    err_clear();
+    rc = scan_ring(p->node, p, p->cl, c);
+    if (rc < 0)
+        call_fail(c, rc, NULL);
+}
+
+static void px_scan_after(uv_work_t *w, int status)
+{
+    struct call *c = w->data;
+
+    if (status == UV_ECANCELED)
+        call_fail(c, CAIRN_ECLOSED, "the node is shutting down");
+    call_done(c);
+}
+
 int proxy_submit(struct proxy *p, struct call *c)
 {
     struct clsnap *s;
     struct px_item *it;
-    int many;
+    int many, op = c->req->op_case;
 
-    if (c->req->op_case != CAIRN__REQUEST__OP_WRITE &&
-        c->req->op_case != CAIRN__REQUEST__OP_READ)
+    if (op != CAIRN__REQUEST__OP_WRITE && op != CAIRN__REQUEST__OP_READ &&
+        op != CAIRN__REQUEST__OP_SCAN)
         return 0;
     s = clsnap_get(cluster_pub(p->cl));
     many = s && s->nnodes > 1;
     clsnap_put(s);
+    if (many && op == CAIRN__REQUEST__OP_SCAN) {
+        /* Scans wait on peers: the worker pool of the client's loop. */
+        c->handler = p;
+        c->work.data = c;
+        return uv_queue_work(srv_loop_uv(c->loop), &c->work, px_scan_work,
+                             px_scan_after) == 0;
+    }
     if (!many || (it = px_item(PXI_CALL)) == NULL)
         return 0;
     it->call = c;

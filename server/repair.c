@@ -307,6 +307,10 @@ static int rp_replicas(struct rp_ctx *x, int64_t tok, uint32_t rf,
             rc = err_set(CAIRN_EUNAVAILABLE, "a replica of the range is down");
     }
     r->nrep = (int)n;
+    /* A node known to gossip but not in the ring yet (restarting) would
+       be left out of the comparison: the range cannot be vouched for. */
+    if (!rc && n < rf && x->s->nnodes > n)
+        rc = err_set(CAIRN_EUNAVAILABLE, "a node is not in the ring yet");
     return rc;
 }
 

@@ -11,7 +11,8 @@
 #     handoff leaves it stale; a read at ALL repairs it (blocking read
 #     repair), and a read at ONE on it then sees the new value;
 #  4. after an outage without hints, `cairn repair ks` makes every replica
-#     identical (a second repair finds nothing to do).
+#     identical (a second repair finds nothing to do);
+#  5. a scan through any node returns every row of an RF 1 table.
 # Every process is killed on exit, also on failure. Waits are bounded.
 set -u
 BIN=$1
@@ -184,4 +185,22 @@ restart2
 expect_value 2 one r17 v17
 out=$(cli 0 repair nosuchks 2>&1)
 [ $? = 1 ] || fail "repair of an unknown keyspace: $out"
+
+# 5. Scans cross the ring: with RF 1 each node holds about a third of
+# the keys, and a scan through any node returns all of them.
+retry cli 0 create-keyspace k1 --rf 1 || fail "create keyspace k1"
+retry cli 0 create-table k1.t || fail "create table k1.t"
+for k in $(seq 1 40); do
+    retry cli 0 --consistency one put k1.t key$k a=$k || fail "write key$k"
+done
+# (A node may learn the table a moment later: writes it refused come
+# back as hints, so the count is awaited.)
+for n in 0 1 2; do
+    i=0
+    until rows=$(cli "$n" scan k1.t 2>&1 | grep -c '^key') && [ "$rows" = 40 ]; do
+        i=$((i + 1))
+        [ $i -ge 60 ] && fail "scan through node $n: $rows rows, want 40"
+        sleep 0.5
+    done
+done
 echo "cluster_repl: ok"
