@@ -1386,7 +1386,21 @@ void proxy_stop(struct proxy *p)
         mem_free(it);
     }
     hints_close(p->hints); /* its last callbacks find the queue stopped */
+    p->hints = NULL;
     uv_loop_close(&p->loop);
+}
+
+void proxy_free(struct proxy *p)
+{
+    if (!p)
+        return;
+    /* Whatever the transport delivered meanwhile was dropped by px_push. */
+    while (p->head) {
+        struct px_item *it = p->head;
+        p->head = it->next;
+        mem_free(it->bytes);
+        mem_free(it);
+    }
     uv_cond_destroy(&p->cv);
     uv_mutex_destroy(&p->mu);
     mem_free(p);

@@ -65,8 +65,14 @@ int proxy_call(struct proxy *p, const struct ring_host_id *to,
 /*
  * proxy_stop -- unregister the handlers, fail what is in flight with
  * CAIRN_ECLOSED, stop the thread, close the hints given to proxy_start
- * (the proxy owns them), free. NULL is ignored.
+ * (the proxy owns them). Messages and send completions the peer
+ * transport still hands over are dropped from then on; the memory stays
+ * until proxy_free, which must come after the transport stopped
+ * (cluster_stop). NULL is ignored.
  */
 void proxy_stop(struct proxy *p);
+
+/* proxy_free -- release a stopped proxy. NULL is ignored. */
+void proxy_free(struct proxy *p);
 
 #endif /* CAIRN_SERVER_PROXY_H */

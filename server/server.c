@@ -191,9 +191,10 @@ static int srv_close(struct srv *s)
                       err_msg(), err_name(rc));
     }
     proxy_stop(s->proxy);
-    s->proxy = NULL;
     cluster_stop(s->cluster);
     s->cluster = NULL;
+    proxy_free(s->proxy); /* after the transport: it may still call in */
+    s->proxy = NULL;
     node_destroy(s->node);
     storage_close(s->st);
     schema_close(s->sc);
