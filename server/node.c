@@ -732,7 +732,7 @@ void node_submit(struct node *n, struct call *c)
         return;
     }
     if (atomic_load(&n->drained)) {
-        call_fail(c, CAIRN_ECLOSED,
+        call_fail(c, CAIRN_EUNAVAILABLE,
                   "this node is drained: it serves no data requests until "
                   "it restarts; use another node");
         call_done(c);
