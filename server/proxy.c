@@ -24,6 +24,7 @@
 #include "server/call.h"
 #include "server/cluster.h"
 #include "server/config.h"
+#include "server/coord/admit.h"
 #include "server/coord/read.h"
 #include "server/coord/write.h"
 #include "server/hints.h"
@@ -42,6 +43,10 @@
 #define PX_CALL_WAIT_NS  (10LL * 1000000000)
 #define PX_SLICE_ROWS    1000
 #define PX_MAX_FUTURE_US (60LL * 1000000)
+/* Admission bounds (coord/admit.h): past them requests get Overloaded. */
+#define PX_MAX_INFLIGHT       8192
+#define PX_MAX_INFLIGHT_BYTES (256ULL << 20)
+#define PX_MAX_HINT_BYTES     (64ULL << 20)
 
 enum px_kind {
     PXI_CALL = 0,  /* a client call to coordinate */
@@ -61,6 +66,7 @@ struct px_item {
     uint64_t req;
     int replica;
     int rc;
+    uint64_t hint_bytes; /* PXI_HINT_DONE: admitted hint bytes to give back */
 };
 
 struct px_op {
@@ -71,6 +77,8 @@ struct px_op {
     struct call *call;
     uv_timer_t timer;
     int answered;
+    uint64_t admitted; /* request bytes taken from the proxy's admission */
+    int has_admit;     /* admission was granted: give it back once */
     struct coord_acts acts;
     /* writes */
     struct coord_write w;
@@ -116,6 +124,7 @@ struct proxy {
     uv_work_t replay_work[PX_MAX_HOSTS];
     struct coord_lat lat[PX_MAX_HOSTS];
     struct coord_snitch snitch;
+    struct coord_admit admit; /* proxy loop only */
     struct px_op *tab[PX_TAB];
     uint64_t next_id;
     struct px_wait hw[PX_MAX_WAIT];
@@ -263,6 +272,8 @@ static void px_op_closed(uv_handle_t *h)
 {
     struct px_op *o = h->data;
 
+    if (o->has_admit)
+        coord_admit_request_done(&o->px->admit, o->admitted);
     if (o->is_read)
         coord_read_free(&o->r);
     coord_acts_free(&o->acts);
@@ -315,6 +326,10 @@ static void px_answer_error(struct px_op *o, const struct coord_act *a)
                  a->acked, a->required,
                  a->unknown ? "; the write may or may not have been applied"
                             : "");
+    else if (a->rc == CAIRN_EOVERLOADED)
+        snprintf(msg, sizeof(msg),
+                 "this coordinator holds too many requests or hints in "
+                 "memory; retry later or through another node");
     else if (a->rc == CAIRN_EUNAVAILABLE)
         snprintf(msg, sizeof(msg),
                  "%s needs %d replicas but fewer are alive; nothing was "
@@ -494,6 +509,10 @@ static void px_store_hint(struct px_op *o, const struct coord_act *a)
         it->req = o->id;
         it->replica = a->replica;
     }
+    /* Hints wait for the disk in memory: bounded like requests (C23). */
+    rc = rc ? rc : coord_admit_hint(&p->admit, n);
+    if (!rc)
+        it->hint_bytes = n;
     if (!rc) {
         cairn__mutation_req__pack(o->mreq, buf);
         rc = hints_store(p->hints, p->hosts[a->replica].b, o->gc_grace_s, buf,
@@ -794,9 +813,14 @@ static void px_call(struct proxy *p, struct call *c)
         call_done(c);
         return;
     }
-    if (!s || !s->ring)
+    rc =
+        coord_admit_request(&p->admit, cairn__request__get_packed_size(c->req));
+    if (rc == 0) {
+        o->admitted = cairn__request__get_packed_size(c->req);
+        o->has_admit = 1;
+    } else if (!s || !s->ring)
         rc = err_set(CAIRN_EUNAVAILABLE, "no ring known yet");
-    else
+    if (rc == 0)
         rc = is_read ? px_read(p, o, s) : px_write(p, o, s);
     clsnap_put(s);
     px_step(o, rc);
@@ -868,6 +892,7 @@ static void px_hint_item(struct proxy *p, const struct px_item *it)
 {
     struct px_op *o = px_op_find(p, it->req);
 
+    coord_admit_hint_done(&p->admit, it->hint_bytes);
     if (!o || o->is_read)
         return;
     px_step(o, coord_write_on_hint(&o->w, it->replica, it->rc, &o->acts));
@@ -1295,6 +1320,8 @@ int proxy_start(const struct config *cfg, struct node *node, struct cluster *cl,
     p->hints = hints;
     p->self = *peer_self(p->peer);
     coord_snitch_init(&p->snitch, p->lat, PX_MAX_HOSTS);
+    coord_admit_init(&p->admit, PX_MAX_INFLIGHT_BYTES, PX_MAX_INFLIGHT,
+                     PX_MAX_HINT_BYTES);
     rc = px_init_loop(p);
     if (rc) {
         mem_free(p);
