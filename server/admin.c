@@ -8,6 +8,7 @@
  * replication factor when one is named, as nodetool does.
  */
 #include "server/admin.h"
+#include "server/repair.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -424,6 +425,41 @@ static void admin_work(uv_work_t *w)
     buf_free(&t.b);
 }
 
+/* admin_repair -- `cairn repair [KEYSPACE]`, on a worker thread. */
+static void admin_repair(uv_work_t *w)
+{
+    struct call *c = w->data;
+    struct node *n = c->handler;
+    const Cairn__Admin *a = c->req->admin;
+    struct repair_report rep;
+    struct out j, t;
+    int rc;
+
+    if (!node_proxy(n) || !node_cluster(n)) {
+        call_fail(c, CAIRN_EUNAVAILABLE, "repair needs the cluster side");
+        return;
+    }
+    rc = repair_run(node_proxy(n), node_cluster(n), node_schema(n), a->keyspace,
+                    &rep);
+    if (rc == CAIRN_ENOKEYSPACE || rep.ranges == 0) {
+        call_fail(c, rc ? rc : CAIRN_EUNAVAILABLE,
+                  rc ? NULL : "nothing to repair: no table or no ring");
+        return;
+    }
+    memset(&j, 0, sizeof(j));
+    memset(&t, 0, sizeof(t));
+    buf_init(&j.b, MEM_SERVER);
+    buf_init(&t.b, MEM_SERVER);
+    if (repair_render(&rep, a->keyspace, rc, &j.b, &t.b) < 0)
+        call_fail(c, -ENOMEM, "no memory for the repair report");
+    else if (rc < 0)
+        call_fail(c, rc, (char *)t.b.data);
+    else
+        answer(c, &j, &t);
+    buf_free(&j.b);
+    buf_free(&t.b);
+}
+
 static void admin_after(uv_work_t *w, int status)
 {
     struct call *c = w->data;
@@ -460,10 +496,19 @@ void admin_submit(struct node *n, struct call *c)
                 return;
             rc = err_set(-EAGAIN, "cannot queue the command");
         }
+    } else if (!strcmp(cmd, "repair")) {
+        c->handler = n;
+        c->work.data = c;
+        rc = uv_queue_work(srv_loop_uv(c->loop), &c->work, admin_repair,
+                           admin_after);
+        if (rc == 0)
+            return;
+        rc = err_set(-EAGAIN, "cannot queue the command");
     } else {
         rc = err_set(-EINVAL,
                      "unknown admin command '%s' (status, ring, info, "
-                     "describe_ring, gossipinfo, flush, compact, drain)",
+                     "describe_ring, gossipinfo, flush, compact, drain, "
+                     "repair)",
                      cmd);
     }
     if (rc < 0)

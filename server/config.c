@@ -85,6 +85,14 @@ static const struct cfg_setting cfg_settings[] = {
      0, 1, 3600000, "read timeout (5000)"},
     {"write_request_timeout_ms", "write-timeout-ms", CT_U32,
      F(write_timeout_ms), 0, 1, 3600000, "write timeout (2000)"},
+    {"read_repair", "read-repair", CT_BOOL, F(read_repair), 0, 0, 0,
+     "reads write merged data back to stale replicas (true)"},
+    {"hinted_handoff", "hinted-handoff", CT_BOOL, F(hints), 0, 0, 0,
+     "keep writes for down replicas as hints (true)"},
+    {"speculative_retry_ms", "speculative-retry-ms", CT_U32, F(spec_retry_ms),
+     0, 0, 3600000,
+     "ask another replica when the first is this slow, until latencies are "
+     "known; 0: never (50)"},
     {"drain_timeout_ms", "drain-timeout-ms", CT_U32, F(drain_timeout_ms), 0, 1,
      3600000, "shutdown waits this long for answers to be read (10000)"},
     {"max_frame_bytes", "max-frame-bytes", CT_U32, F(max_frame_bytes), 0, 1024,
@@ -129,6 +137,9 @@ void config_defaults(struct config *c)
     c->compactors = 1;
     c->read_timeout_ms = 5000;
     c->write_timeout_ms = 2000;
+    c->read_repair = 1;
+    c->hints = 1;
+    c->spec_retry_ms = 50;
     c->drain_timeout_ms = 10000;
     c->max_frame_bytes = 16u << 20;
     c->max_value_bytes = 4u << 20;

@@ -49,6 +49,9 @@ struct config {
     int quarantine_corrupt_log; /* start despite mid-log damage */
     uint32_t read_timeout_ms;
     uint32_t write_timeout_ms;
+    int read_repair;        /* reads write merged data back to stale replicas */
+    int hints;              /* hinted handoff on */
+    uint32_t spec_retry_ms; /* speculative read delay before a p99; 0 off */
     uint32_t drain_timeout_ms; /* shutdown: then close unanswered conns */
     uint32_t max_frame_bytes;  /* larger frames close the connection */
     uint32_t max_value_bytes;  /* cell values */

@@ -6,6 +6,7 @@
  * histogram's finer buckets at render time, one pass per operation.
  */
 #include "server/metrics.h"
+#include "server/hints.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -105,6 +106,14 @@ void metrics_connections(int delta)
 int64_t metrics_connections_now(void)
 {
     return (int64_t)atomic_load(&met.connections);
+}
+
+/* The coordinator's hints, set once the cluster side started. */
+static _Atomic(struct hints *) met_hints;
+
+void metrics_set_hints(struct hints *h)
+{
+    atomic_store(&met_hints, h);
 }
 
 static int met_printf(struct buf *b, const char *fmt, ...)
@@ -248,5 +257,7 @@ int metrics_render(struct buf *out, struct storage *s, uint64_t schema_ver)
     for (int i = 0; i < MEM_NSUBSYS; i++)
         rc |= met_printf(out, "cairn_memory_bytes{subsystem=\"%s\"} %lld\n",
                          mem_subsys_name(i), (long long)mem_used(i));
+    if (atomic_load(&met_hints))
+        rc |= hints_render_metrics(atomic_load(&met_hints), out);
     return rc ? -ENOMEM : 0;
 }

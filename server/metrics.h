@@ -51,6 +51,14 @@ void metrics_connections(int delta);
 /* metrics_connections_now -- open client connections. */
 int64_t metrics_connections_now(void);
 
+struct hints;
+
+/*
+ * metrics_set_hints -- render the hint counters of `h` (NULL: none) too;
+ * `h` must stay open while the HTTP port may render.
+ */
+void metrics_set_hints(struct hints *h);
+
 /*
  * metrics_render -- append the Prometheus text of every metric to `out`;
  * `s` may be NULL (before the engine opened). 0 or -ENOMEM.

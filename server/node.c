@@ -18,6 +18,7 @@
 #include "common/mem.h"
 #include "common/token.h"
 #include "server/loop.h"
+#include "server/proxy.h"
 #include "server/validate.h"
 
 #define NODE_GC_GRACE_DEFAULT  864000   /* 10 days, as storage.h says */
@@ -33,8 +34,19 @@ struct node {
     uint64_t pressure_bytes; /* 90% of memtable_total_size_mb */
     uv_mutex_t drop_lock;    /* one pending-drop pass at a time */
     struct cluster *cluster; /* set once before the loops start */
+    struct proxy *proxy;     /* the coordinator; NULL: serve locally */
     atomic_int drained;      /* `cairn drain` ran: data requests refused */
 };
+
+void node_set_proxy(struct node *n, struct proxy *p)
+{
+    n->proxy = p;
+}
+
+struct proxy *node_proxy(struct node *n)
+{
+    return n->proxy;
+}
 
 void node_set_drained(struct node *n)
 {
@@ -153,7 +165,7 @@ void node_destroy(struct node *n)
     mem_free(n);
 }
 
-static void node_ack(struct call *c)
+void node_answer_ack(struct call *c)
 {
     Cairn__Response r = CAIRN__RESPONSE__INIT;
     Cairn__Ack ack = CAIRN__ACK__INIT;
@@ -169,7 +181,7 @@ static void node_finish(struct call *c, int rc)
     if (rc < 0)
         call_fail(c, rc, NULL);
     else
-        node_ack(c);
+        node_answer_ack(c);
     call_done(c);
 }
 
@@ -199,7 +211,7 @@ static void node_write_done(void *arg, int rc)
     if (rc < 0)
         call_fail(c, rc, err_msg()[0] ? NULL : "write failed in storage");
     else
-        node_ack(c);
+        node_answer_ack(c);
     call_done(c);
 }
 
@@ -418,21 +430,21 @@ static void node_add_row(struct node_rows *nr, const struct storage_row *sr)
 }
 
 /* node_read_page -- page size from the request within the limits. */
-static uint32_t node_page(const struct node *n, uint32_t asked)
+uint32_t node_page_rows(const struct node *n, uint32_t asked)
 {
     if (asked == 0)
         return n->cfg->default_page_rows;
     return asked > n->cfg->max_page_rows ? n->cfg->max_page_rows : asked;
 }
 
-static void node_read_prepare(struct node *n, const Cairn__Read *rq,
-                              struct storage_read *sr, int *only_empty)
+void node_read_prepare(struct node *n, const Cairn__Read *rq,
+                       struct storage_read *sr, int *only_empty)
 {
     memset(sr, 0, sizeof(*sr));
     sr->pkey = (struct storage_bytes){rq->pkey.data, rq->pkey.len};
     sr->ck_start = (struct storage_bytes){rq->ck_start.data, rq->ck_start.len};
     sr->ck_end = (struct storage_bytes){rq->ck_end.data, rq->ck_end.len};
-    sr->limit_rows = node_page(n, rq->page_size);
+    sr->limit_rows = node_page_rows(n, rq->page_size);
     /*
      * An empty ck_end meant literally selects only the row whose key is
      * empty; storage reads an empty end as open, and the empty key sorts
@@ -451,8 +463,8 @@ static void node_read_prepare(struct node *n, const Cairn__Read *rq,
     }
 }
 
-static int node_read_answer(struct call *c, const struct storage_result *res,
-                            int only_empty)
+int node_read_answer(struct call *c, const struct storage_result *res,
+                     int only_empty)
 {
     Cairn__Response r = CAIRN__RESPONSE__INIT;
     Cairn__ReadResult rr = CAIRN__READ_RESULT__INIT;
@@ -503,8 +515,7 @@ static int node_read(struct node *n, struct call *c)
     return rc;
 }
 
-/* node_scan_answer -- partitions with their rows, and where to resume. */
-static int node_scan_answer(struct call *c, const struct storage_result *res)
+int node_scan_answer(struct call *c, const struct storage_result *res)
 {
     Cairn__Response r = CAIRN__RESPONSE__INIT;
     Cairn__ScanResult sr = CAIRN__SCAN_RESULT__INIT;
@@ -566,7 +577,7 @@ static int node_scan(struct node *n, struct call *c)
     sc.table_id = t.id;
     sc.token_start = INT64_MIN;
     sc.token_end = INT64_MAX;
-    sc.limit_rows = node_page(n, rq->page_size);
+    sc.limit_rows = node_page_rows(n, rq->page_size);
     if (rq->paging_state.len) {
         const uint8_t *pk, *ck;
         size_t pkn, ckn;
@@ -675,7 +686,7 @@ static void node_work(uv_work_t *w)
     if (c->req->op_case == CAIRN__REQUEST__OP_WRITE) {
         rc = node_apply(n, c, c->handler_arg, 1); /* may wait: a worker */
         if (rc == 0)
-            node_ack(c);
+            node_answer_ack(c);
     } else if (c->req->op_case == CAIRN__REQUEST__OP_READ)
         rc = node_read(n, c);
     else if (c->req->op_case == CAIRN__REQUEST__OP_SCAN)
@@ -683,7 +694,7 @@ static void node_work(uv_work_t *w)
     else if ((rc = node_ddl(n, c->req)) == 0) {
         if (n->cluster)
             cluster_schema_changed(n->cluster);
-        node_ack(c);
+        node_answer_ack(c);
     }
     if (rc < 0)
         call_fail(c, rc, NULL);
@@ -727,6 +738,8 @@ void node_submit(struct node *n, struct call *c)
         call_done(c);
         return;
     }
+    if (n->proxy && proxy_submit(n->proxy, c))
+        return;
     switch (c->req->op_case) {
     case CAIRN__REQUEST__OP_WRITE:
         node_write(n, c);

@@ -62,4 +62,42 @@ void node_set_drained(struct node *n);
 struct storage *node_storage(struct node *n);
 struct schema *node_schema(struct node *n);
 
+struct proxy;
+
+/*
+ * node_set_proxy -- hand writes and reads to the coordinator (proxy.h)
+ * while the cluster has more than one node. Call before the loops start.
+ */
+void node_set_proxy(struct node *n, struct proxy *p);
+
+/* node_proxy -- the coordinator set above (NULL before). */
+struct proxy *node_proxy(struct node *n);
+
+/* node_answer_ack -- answer `c` with an Ack (not call_done). */
+void node_answer_ack(struct call *c);
+
+/*
+ * node_read_prepare -- the storage read of client read `rq` (page size,
+ * slice, paging state); `*only_empty` for a read of the empty key only.
+ * The table id is left to the caller.
+ */
+void node_read_prepare(struct node *n, const Cairn__Read *rq,
+                       struct storage_read *sr, int *only_empty);
+
+/*
+ * node_read_answer -- answer `c` with the live rows of `res` and a paging
+ * state after its resume point when `res->more`. 0 or -ENOMEM.
+ */
+int node_read_answer(struct call *c, const struct storage_result *res,
+                     int only_empty);
+
+/* node_page_rows -- rows of a page asked `asked` (0: default), capped. */
+uint32_t node_page_rows(const struct node *n, uint32_t asked);
+
+/*
+ * node_scan_answer -- answer `c` with the partitions of `res` and their
+ * rows, and a paging state at its resume point when `res->more`.
+ */
+int node_scan_answer(struct call *c, const struct storage_result *res);
+
 #endif /* CAIRN_SERVER_NODE_H */

@@ -26,7 +26,9 @@
 #include "server/http.h"
 #include "server/loop.h"
 #include "server/metrics.h"
+#include "server/hints.h"
 #include "server/node.h"
+#include "server/proxy.h"
 #include "server/schema.h"
 
 struct srv {
@@ -36,6 +38,7 @@ struct srv {
     struct schema *sc;
     struct node *node;
     struct cluster *cluster;
+    struct proxy *proxy; /* the coordinator, with the hints it owns */
     struct srv_loops *loops;
     uint8_t host_id[16];
     uv_loop_t main;
@@ -187,8 +190,11 @@ static int srv_close(struct srv *s)
                       "next start",
                       err_msg(), err_name(rc));
     }
+    proxy_stop(s->proxy);
     cluster_stop(s->cluster);
     s->cluster = NULL;
+    proxy_free(s->proxy); /* after the transport: it may still call in */
+    s->proxy = NULL;
     node_destroy(s->node);
     storage_close(s->st);
     schema_close(s->sc);
@@ -295,6 +301,37 @@ static void srv_log_start(const struct srv *s)
 }
 
 /*
+ * srv_start_proxy -- open the hints directory and start the coordinator,
+ * which owns the hints from then on (proxy_stop closes them).
+ */
+static int srv_start_proxy(struct srv *s)
+{
+    struct hints_options ho;
+    struct hints *h = NULL;
+    char dir[CONFIG_STR_MAX + 16];
+    int rc = 0;
+
+    hints_options_default(&ho);
+    snprintf(dir, sizeof(dir), "%s/hints", s->cfg->data_dir);
+    ho.dir = dir;
+    if (s->cfg->hints)
+        rc = hints_open(&ho, &h);
+    if (rc == 0)
+        rc = proxy_start(s->cfg, s->node, s->cluster, h, &s->proxy);
+    else
+        h = NULL;
+    if (rc < 0) {
+        hints_close(h);
+        log_error("server", "cannot start the coordinator: %s (%s)", err_msg(),
+                  err_name(rc));
+        return rc;
+    }
+    metrics_set_hints(h);
+    node_set_proxy(s->node, s->proxy);
+    return 0;
+}
+
+/*
  * srv_join -- start the cluster side (peer port, gossip) and wait until
  * this node may serve: it met a peer and holds the agreed schema, or it
  * may run alone. The client port opens only after.
@@ -309,6 +346,9 @@ static int srv_join(struct srv *s)
         return rc;
     }
     node_set_cluster(s->node, s->cluster);
+    rc = srv_start_proxy(s);
+    if (rc < 0)
+        return rc;
     rc = cluster_wait_ready(s->cluster, (volatile int *)&srv_early_signal);
     if (rc == CAIRN_EUNAVAILABLE)
         log_error("server", "%s", err_msg());

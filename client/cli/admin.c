@@ -126,6 +126,11 @@ static int cmd_drain(struct cli *g, int argc, char **argv)
     return admin_cmd(g, argc, argv, "drain", 0, 1);
 }
 
+static int cmd_repair(struct cli *g, int argc, char **argv)
+{
+    return admin_cmd(g, argc, argv, "repair", 0, 1);
+}
+
 const struct cli_cmd cli_admin_cmds[] = {
     {"status", "[KEYSPACE]",
      "every node: Up/Down, state, address, load, tokens, owns, host id, rack",
@@ -139,5 +144,7 @@ const struct cli_cmd cli_admin_cmds[] = {
     {"flush", "[KEYSPACE]", "write memtables to sstables", cmd_flush},
     {"compact", "[KEYSPACE]", "merge each table's sstables", cmd_compact},
     {"drain", "", "flush, then stop serving data requests", cmd_drain},
+    {"repair", "[KEYSPACE]",
+     "compare replicas by Merkle trees, stream what differs", cmd_repair},
     {NULL, NULL, NULL, NULL},
 };
