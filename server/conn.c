@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/coding.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -30,11 +31,13 @@
 #define CONN_MAX_BAD_FRAMES   8          /* undecodable frames before closing */
 #define CONN_OUT_LIMIT        (8u << 20) /* unwritten answer bytes: stop reading */
 
+/* One write of several frames; freed with them when it completes. */
 struct conn_write {
     uv_write_t req;
     struct conn *cn;
-    uint8_t *frame;
-    size_t n;
+    uint8_t **frames;
+    size_t nframes;
+    size_t bytes;
 };
 
 static void conn_process(struct conn *cn);
@@ -56,9 +59,11 @@ static void conn_maybe_free(struct conn *cn)
 {
     struct srv_loop *lp = cn->lp;
 
-    if (!cn->handle_gone || cn->ninflight > 0)
+    if (!cn->handle_gone || cn->ninflight > 0 || cn->flush_queued)
         return;
     frame_dec_free(&cn->dec);
+    mem_free(cn->pend); /* empty: conn_flush ran after the close */
+    mem_free(cn->pendn);
     mem_free(cn->inflight);
     mem_free(cn);
     srvloop_maybe_exit(lp);
@@ -95,13 +100,20 @@ static void conn_maybe_close(struct conn *cn)
         conn_close(cn);
 }
 
+static void conn_free_frames(uint8_t **frames, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        mem_free(frames[i]);
+    mem_free(frames);
+}
+
 static void conn_on_write(uv_write_t *req, int status)
 {
     struct conn_write *w = (struct conn_write *)req;
     struct conn *cn = w->cn;
 
-    cn->out_pending -= w->n;
-    mem_free(w->frame);
+    cn->out_pending -= w->bytes;
+    conn_free_frames(w->frames, w->nframes);
     mem_free(w);
     if (status < 0 && !cn->closed) {
         log_debug("server", "write failed peer=%s err=%s", cn->peer,
@@ -110,35 +122,107 @@ static void conn_on_write(uv_write_t *req, int status)
     }
     if (!cn->closed)
         conn_process(cn); /* room again: resume reading or close */
+    else
+        conn_maybe_free(cn);
 }
 
-/* conn_send -- write a frame (ownership passes here) to the client. */
-static void conn_send(struct conn *cn, uint8_t *frame, size_t n)
+/* conn_take_pending -- move the queued frames out of the connection. */
+static uint8_t **conn_take_pending(struct conn *cn, size_t *n, size_t *bytes)
+{
+    uint8_t **frames = cn->pend;
+
+    *n = cn->npend;
+    *bytes = 0;
+    for (size_t i = 0; i < cn->npend; i++)
+        *bytes += cn->pendn[i];
+    mem_free(cn->pendn);
+    cn->pend = NULL;
+    cn->pendn = NULL;
+    cn->npend = cn->cappend = 0;
+    return frames;
+}
+
+/* conn_write_bufs -- hand `frames` to libuv as one write; 0 or <0. */
+static int conn_write_bufs(struct conn *cn, struct conn_write *w)
+{
+    uv_buf_t *b = mem_calloc(MEM_SERVER, w->nframes, sizeof(*b));
+    int rc;
+
+    if (b == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < w->nframes; i++) {
+        size_t n = 4 + (size_t)dec_u32be(w->frames[i]);
+        b[i] = uv_buf_init((char *)w->frames[i], (unsigned)n);
+    }
+    /* libuv copies the buffer list; the frames stay ours until the cb. */
+    rc = uv_write(&w->req, (uv_stream_t *)&cn->tcp, b, (unsigned)w->nframes,
+                  conn_on_write);
+    mem_free(b);
+    return rc;
+}
+
+void conn_flush(struct conn *cn)
 {
     struct conn_write *w;
-    uv_buf_t b;
+    size_t n, bytes;
+    uint8_t **frames;
 
+    cn->flush_queued = 0;
+    frames = conn_take_pending(cn, &n, &bytes);
+    if (n == 0 || cn->closed) {
+        cn->out_pending -= bytes;
+        conn_free_frames(frames, n);
+        if (cn->closed)
+            conn_maybe_free(cn);
+        return;
+    }
+    w = mem_alloc(MEM_SERVER, sizeof(*w));
+    if (w) {
+        *w = (struct conn_write){
+            .cn = cn, .frames = frames, .nframes = n, .bytes = bytes};
+        if (conn_write_bufs(cn, w) == 0)
+            return;
+    }
+    /* An answer that cannot be sent: the client must not wait forever. */
+    cn->out_pending -= bytes;
+    conn_free_frames(frames, n);
+    mem_free(w);
+    conn_close(cn);
+}
+
+/*
+ * conn_send -- queue a frame (ownership passes here) for the client; it
+ * leaves with the others of this turn of the loop (conn_flush).
+ */
+static void conn_send(struct conn *cn, uint8_t *frame, size_t n)
+{
     if (cn->closed || frame == NULL) {
         mem_free(frame);
         return;
     }
-    w = mem_alloc(MEM_SERVER, sizeof(*w));
-    if (w == NULL) {
-        mem_free(frame);
-        conn_close(cn); /* an answer that cannot be sent: the client must
-                           not wait for it forever */
-        return;
+    if (cn->npend == cn->cappend) {
+        size_t cap = cn->cappend ? 2 * cn->cappend : 8;
+        uint8_t **f = mem_realloc(MEM_SERVER, cn->pend, cap * sizeof(*f));
+        size_t *l =
+            f ? mem_realloc(MEM_SERVER, cn->pendn, cap * sizeof(*l)) : NULL;
+        if (f)
+            cn->pend = f;
+        if (l == NULL) {
+            mem_free(frame);
+            conn_close(cn); /* the answer is lost: do not leave it pending */
+            return;
+        }
+        cn->pendn = l;
+        cn->cappend = cap;
     }
-    w->cn = cn;
-    w->frame = frame;
-    w->n = n;
-    b = uv_buf_init((char *)frame, (unsigned)n);
+    cn->pend[cn->npend] = frame;
+    cn->pendn[cn->npend++] = n;
     cn->out_pending += n;
-    if (uv_write(&w->req, (uv_stream_t *)&cn->tcp, &b, 1, conn_on_write) < 0) {
-        cn->out_pending -= n;
-        mem_free(frame);
-        mem_free(w);
-        conn_close(cn);
+    if (!cn->flush_queued) {
+        cn->flush_queued = 1;
+        cn->flush_next = cn->lp->flush_head;
+        cn->lp->flush_head = cn;
+        srvloop_want_flush(cn->lp);
     }
 }
 

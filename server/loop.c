@@ -59,10 +59,36 @@ static void loop_begin_drain(struct srv_loop *lp)
 void srvloop_maybe_exit(struct srv_loop *lp)
 {
     if (lp->draining && !lp->listener_open && lp->conns == NULL &&
-        lp->ncalls == 0 && !uv_is_closing((uv_handle_t *)&lp->wake)) {
+        lp->ncalls == 0 && lp->flush_head == NULL &&
+        !uv_is_closing((uv_handle_t *)&lp->wake)) {
         uv_close((uv_handle_t *)&lp->wake, NULL);
         uv_close((uv_handle_t *)&lp->sweep, NULL);
+        uv_close((uv_handle_t *)&lp->flush, NULL);
     }
+}
+
+/*
+ * loop_on_flush -- runs after every poll phase that queued answers, so
+ * all answers a connection got in one turn of the loop leave in one
+ * write instead of one each.
+ */
+static void loop_on_flush(uv_check_t *h)
+{
+    struct srv_loop *lp = h->data;
+    struct conn *cn = lp->flush_head;
+
+    lp->flush_head = NULL;
+    uv_check_stop(h);
+    while (cn) {
+        struct conn *next = cn->flush_next;
+        conn_flush(cn);
+        cn = next;
+    }
+}
+
+void srvloop_want_flush(struct srv_loop *lp)
+{
+    uv_check_start(&lp->flush, loop_on_flush);
 }
 
 static void loop_on_sweep(uv_timer_t *t)
@@ -176,6 +202,8 @@ static int loop_init_one(struct srv_loops *ls, int i,
     uv_timer_init(&lp->uv, &lp->sweep);
     lp->sweep.data = lp;
     uv_timer_start(&lp->sweep, loop_on_sweep, 50, 50);
+    uv_check_init(&lp->uv, &lp->flush);
+    lp->flush.data = lp;
     fd = loop_socket(sa, 1);
     if (fd < 0)
         return fd;
@@ -205,6 +233,7 @@ static void loop_discard(struct srv_loops *ls, int ninit)
             uv_close((uv_handle_t *)&lp->listener, NULL);
         uv_close((uv_handle_t *)&lp->wake, NULL);
         uv_close((uv_handle_t *)&lp->sweep, NULL);
+        uv_close((uv_handle_t *)&lp->flush, NULL);
         uv_run(&lp->uv, UV_RUN_DEFAULT);
         uv_loop_close(&lp->uv);
         uv_mutex_destroy(&lp->qlock);

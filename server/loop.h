@@ -29,9 +29,11 @@ struct srv_loop {
     uv_loop_t uv;
     uv_thread_t thread;
     uv_tcp_t listener;
-    uv_async_t wake;  /* completions queued, or drain requested */
-    uv_timer_t sweep; /* answers timeouts of calls in flight */
-    uv_mutex_t qlock; /* guards qhead/qtail */
+    uv_async_t wake;         /* completions queued, or drain requested */
+    uv_timer_t sweep;        /* answers timeouts of calls in flight */
+    uv_check_t flush;        /* after each poll: write what answers queued */
+    struct conn *flush_head; /* connections with frames to write */
+    uv_mutex_t qlock;        /* guards qhead/qtail */
     struct call *qhead, *qtail;
     atomic_int drain; /* set by the main thread */
     atomic_int force; /* drain timed out: close every connection */
@@ -59,6 +61,11 @@ struct conn {
     uint32_t ninflight;
     size_t out_pending; /* answer bytes handed to uv_write, not yet out */
     int nbad;           /* undecodable frames answered so far */
+    uint8_t **pend;     /* frames queued for the next flush, in order */
+    size_t *pendn;
+    size_t npend, cappend;
+    int flush_queued; /* on the loop's flush list */
+    struct conn *flush_next;
     struct conn *next, *prev;
     char peer[64];
 };
@@ -103,6 +110,9 @@ uv_loop_t *srv_loop_uv(struct srv_loop *lp);
 /* srvloop_post -- queue an answered call for its loop; any thread. */
 void srvloop_post(struct srv_loop *lp, struct call *c);
 
+/* srvloop_want_flush -- run conn_flush for queued conns after this poll. */
+void srvloop_want_flush(struct srv_loop *lp);
+
 /* srvloop_maybe_exit -- close the loop's last handles once drained. */
 void srvloop_maybe_exit(struct srv_loop *lp);
 
@@ -111,6 +121,9 @@ void conn_accept(struct srv_loop *lp);
 
 /* conn_deliver -- send an answered call's frame and free the call. */
 void conn_deliver(struct call *c);
+
+/* conn_flush -- write the queued frames with one system call. */
+void conn_flush(struct conn *cn);
 
 /* conn_drain -- stop reading; close once every answer is out. */
 void conn_drain(struct conn *cn);

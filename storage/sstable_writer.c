@@ -265,7 +265,8 @@ static int w_entry(struct sstable_writer *w, int is_header, const uint8_t *ck,
 static int bytes_cmp(const uint8_t *a, size_t alen, const uint8_t *b,
                      size_t blen)
 {
-    int c = memcmp(a, b, alen < blen ? alen : blen);
+    size_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0; /* an empty key may be NULL */
 
     if (c != 0)
         return c;
