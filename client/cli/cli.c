@@ -13,6 +13,7 @@
 
 static const struct cli_cmd *const cmd_tables[] = {
     cli_data_cmds,
+    cli_impexp_cmds,
     NULL,
 };
 
