@@ -27,6 +27,13 @@
 #include "server/node.h"
 #include "server/validate.h"
 
+/*
+ * TODO: memory is bounded per connection (one frame up to max_frame_bytes
+ * being received, max_inflight requests, CONN_OUT_LIMIT of answers), not
+ * per node: max_connections clients all sending frames near the limit can
+ * hold max_connections x max_frame_bytes. A node-wide byte budget that
+ * pauses reading would close this.
+ */
 #define CONN_PROTOCOL_VERSION 1
 #define CONN_MAX_BAD_FRAMES   8          /* undecodable frames before closing */
 #define CONN_OUT_LIMIT        (8u << 20) /* unwritten answer bytes: stop reading */

@@ -32,6 +32,12 @@ struct node {
     uv_mutex_t drop_lock;    /* one pending-drop pass at a time */
 };
 
+/*
+ * TODO: the high-water mark lives in memory only, so a wall clock stepped
+ * back while the node was down can stamp writes below ones it stamped
+ * before the restart (and lose to them). Persisting the mark needs a
+ * durable write per period, which the schema file is not meant for.
+ */
 int64_t node_timestamp(struct node *n)
 {
     int64_t now = clk_wall_us(clk_system());

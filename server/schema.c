@@ -585,6 +585,12 @@ int schema_keyspace(struct schema *s, const char *name, struct schema_ks *out)
              : err_set(CAIRN_ENOKEYSPACE, "keyspace %s does not exist", name);
 }
 
+/*
+ * TODO: every lookup takes cur_lock (briefly, never over I/O); the design
+ * asks for reference-counted snapshots published to each loop so that
+ * routing takes no lock at all. The consequence today is contention
+ * between loops on one mutex per request, not blocking on the disk.
+ */
 int schema_table(struct schema *s, const char *ks, const char *name,
                  struct schema_table *out, uint32_t *rf)
 {

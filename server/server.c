@@ -284,11 +284,10 @@ static void srv_log_start(const struct srv *s)
     static const char *const sync[] = {"group", "periodic", "none"};
 
     log_info("server",
-             "serving cluster=%s clients=%s:%u peers=%s:%u "
-             "http=%s:%u data_dir=%s loops=%d sync=%s",
+             "serving cluster=%s clients=%s:%u http=%s:%u data_dir=%s "
+             "loops=%d sync=%s (peer port %u is reserved for the ring)",
              c->cluster_name, c->listen_address, c->port, c->listen_address,
-             c->port + 1, c->listen_address, c->port + 2, c->data_dir,
-             s->loops->n, sync[c->sync]);
+             c->port + 2, c->data_dir, s->loops->n, sync[c->sync], c->port + 1);
 }
 
 int server_run(const struct config *cfg)
@@ -312,16 +311,18 @@ int server_run(const struct config *cfg)
     rc = srv_open(&s);
     if (rc == 0) {
         http_set_sources(s.http, s.st, s.sc);
+        /* Serving from the moment the port can accept a connection. */
+        http_set_state(s.http, HTTP_SERVING);
         rc = srvloop_start(cfg, s.node, s.host_id, &s.loops);
         if (rc < 0)
             log_error("server", "%s", err_msg());
     }
     if (rc < 0) {
+        http_set_state(s.http, HTTP_DRAINING);
         srv_close(&s);
         http_stop(s.http);
         return 1;
     }
-    http_set_state(s.http, HTTP_SERVING);
     srv_log_start(&s);
     srv_wait(&s);
     srvloop_free(s.loops);

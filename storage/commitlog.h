@@ -88,6 +88,15 @@ int commitlog_append(struct commitlog *l, const void *p, size_t n,
 void commitlog_wait(struct commitlog *l, uint64_t end, storage_done_fn done,
                     void *arg);
 
+/*
+ * commitlog_wait_sync -- block until the record ending at `end` is durable
+ * (0) or never will be (its error). In group mode a caller finding no
+ * round running runs the next one itself (it writes and fsyncs every
+ * queued group, also for others), which spares the hop to the sync
+ * thread. Other modes: 0 at once.
+ */
+int commitlog_wait_sync(struct commitlog *l, uint64_t end);
+
 /* commitlog_head -- the position the next record will get (roughly). */
 uint64_t commitlog_head(struct commitlog *l);
 

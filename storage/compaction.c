@@ -224,8 +224,9 @@ static int begin_part(struct cwriter *c, const struct mentry *e)
     for (size_t i = 0; rc == 0 && i < e->hdr->n; i++) {
         struct row_range g = e->hdr->r[i];
         size_t off = c->hbytes.len;
-        rc = buf_append(&c->hbytes, g.start, g.start_len);
-        if (rc == 0)
+        if (g.start_len > 0)
+            rc = buf_append(&c->hbytes, g.start, g.start_len);
+        if (rc == 0 && g.end_len > 0)
             rc = buf_append(&c->hbytes, g.end, g.end_len);
         (void)off;
     }
@@ -447,9 +448,9 @@ static int install(struct job *j, struct sst *outx)
     if (rc != 0) {
         if (outx != NULL)
             remove_sst_locked(t, outx);
+        /* Back in the list with the reference they never gave up. */
         for (size_t i = 0; i < j->nin; i++)
-            if (engine_sst_add_locked(t, j->in[i]) == 0)
-                atomic_fetch_add(&j->in[i]->refs, 1);
+            engine_sst_add_locked(t, j->in[i]);
     }
     pthread_rwlock_unlock(&s->lock);
     pthread_mutex_unlock(&s->manifest_mu);

@@ -572,15 +572,21 @@ static void after_apply(struct storage *s, struct table *t)
     }
 }
 
-int storage_apply(struct storage *s, const struct storage_batch *b,
-                  storage_done_fn done, void *arg)
+/*
+ * apply_batch -- validate, log and insert `b`; *end is the end of its log
+ * record. *logged says the record was written even if the insert then
+ * failed (the caller must then report the failure through done).
+ */
+static int apply_batch(struct storage *s, const struct storage_batch *b,
+                       uint64_t *end, int *logged)
 {
     struct apply_tls *x = tls_get();
     struct table *t;
-    uint64_t pos = 0, end = 0;
+    uint64_t pos = 0;
     int64_t token = token_of(b->pkey.p, b->pkey.n);
     int rc = valid_batch(b);
 
+    *logged = 0;
     if (rc == 0 && x == NULL)
         rc = err_set(-ENOMEM, "storage: out of memory");
     if (rc == 0)
@@ -603,8 +609,9 @@ int storage_apply(struct storage *s, const struct storage_batch *b,
                      x->rec.len - CLOG_REC_HEADER, s->o.segment_bytes);
     if (rc == 0)
         rc = commitlog_append(s->log, x->rec.data, x->rec.len - CLOG_REC_HEADER,
-                              &pos, &end);
+                              &pos, end);
     if (rc == 0) {
+        *logged = 1;
         note_first_pos(t, pos);
         rc = memtable_apply(t->mem, token, b->pkey.p, b->pkey.n, x->muts,
                             b->nmuts);
@@ -613,7 +620,16 @@ int storage_apply(struct storage *s, const struct storage_batch *b,
     if (rc == 0)
         after_apply(s, t);
     pthread_rwlock_unlock(&s->lock);
-    if (rc == -ENOMEM && pos != 0) {
+    return rc;
+}
+
+int storage_apply(struct storage *s, const struct storage_batch *b,
+                  storage_done_fn done, void *arg)
+{
+    uint64_t end = 0;
+    int logged, rc = apply_batch(s, b, &end, &logged);
+
+    if (rc != 0 && logged) {
         done(arg, rc); /* logged but not applied: never acknowledge */
         return 0;
     }
@@ -623,38 +639,14 @@ int storage_apply(struct storage *s, const struct storage_batch *b,
     return 0;
 }
 
-struct sync_wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done, rc;
-};
-
-static void sync_done(void *arg, int rc)
-{
-    struct sync_wait *w = arg;
-
-    pthread_mutex_lock(&w->mu);
-    w->rc = rc;
-    w->done = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
 int storage_apply_sync(struct storage *s, const struct storage_batch *b)
 {
-    struct sync_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-                          0, 0};
-    int rc = storage_apply(s, b, sync_done, &w);
+    uint64_t end = 0;
+    int logged, rc = apply_batch(s, b, &end, &logged);
 
     if (rc != 0)
         return rc;
-    pthread_mutex_lock(&w.mu);
-    while (!w.done)
-        pthread_cond_wait(&w.cv, &w.mu);
-    pthread_mutex_unlock(&w.mu);
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
-    return w.rc;
+    return commitlog_wait_sync(s->log, end);
 }
 
 /* ---- the commit log's other side ---- */

@@ -282,10 +282,12 @@ static int keep_header(struct preader *pr, const struct row_header *h)
     row_header_put_del(&pr->hdr, h->del_ts, h->del_s);
     for (size_t i = 0; rc == 0 && i < h->n; i++) {
         struct row_range g = h->r[i];
-        memcpy(pr->hbytes.data + off, g.start, g.start_len);
+        if (g.start_len > 0)
+            memcpy(pr->hbytes.data + off, g.start, g.start_len);
         g.start = pr->hbytes.data + off;
         off += g.start_len;
-        memcpy(pr->hbytes.data + off, g.end, g.end_len);
+        if (g.end_len > 0)
+            memcpy(pr->hbytes.data + off, g.end, g.end_len);
         g.end = pr->hbytes.data + off;
         off += g.end_len;
         rc = row_header_put_range(&pr->hdr, &g);

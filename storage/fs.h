@@ -18,6 +18,7 @@
 #ifndef CAIRN_STORAGE_FS_H
 #define CAIRN_STORAGE_FS_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -62,6 +63,12 @@ struct fs_ops {
      * for the life of the process or until unlock; -EBUSY if held.
      */
     int (*lock)(struct fs *fs, const char *path, struct fs_file **out);
+    /*
+     * pwrite: all n bytes at offset off (the file grows if they reach
+     * past its end), or a negative errno. May be NULL: fs_pwrite() then
+     * fails with -EOPNOTSUPP.
+     */
+    int (*pwrite)(struct fs_file *f, const void *buf, size_t n, uint64_t off);
 };
 
 struct fs {
@@ -149,6 +156,14 @@ static inline int fs_exists(struct fs *fs, const char *path)
 static inline int fs_lock(struct fs *fs, const char *path, struct fs_file **out)
 {
     return fs->ops->lock(fs, path, out);
+}
+
+static inline int fs_pwrite(struct fs_file *f, const void *buf, size_t n,
+                            uint64_t off)
+{
+    if (f->fs->ops->pwrite == NULL)
+        return -EOPNOTSUPP;
+    return f->fs->ops->pwrite(f, buf, n, off);
 }
 
 /*

@@ -22,10 +22,19 @@
 
 #define TRASH_MARK ".fault-trash-"
 
+/* Bytes a pwrite overwrote inside the durable length, to put back. */
+struct ff_undo {
+    uint64_t off;
+    size_t n;
+    uint8_t *old;
+};
+
 struct ff_node {
     char *path;
-    uint64_t durable; /* length made durable by fsync */
-    uint64_t size;    /* current length */
+    uint64_t durable;     /* length made durable by fsync */
+    uint64_t size;        /* current length */
+    struct ff_undo *undo; /* unsynced overwrites, oldest first */
+    size_t nundo;
 };
 
 enum { J_CREATE, J_RENAME, J_UNLINK };
@@ -213,7 +222,9 @@ static int ff_open(struct fs *fs, const char *path, int flags,
     else if (rc == 0)
         rc = check(ff, FSF_READ, path, &partial);
     if (rc == 0)
-        rc = ff->inner->ops->open(ff->inner, path, flags, &in);
+        rc = ff->inner->ops->open(ff->inner, path,
+                                  (flags & FS_WRITE) ? flags | FS_READ : flags,
+                                  &in); /* reads keep the undo of pwrite */
     if (rc == 0)
         rc = in->fs->ops->size(in, &size);
     n = node_find(ff, path);
@@ -297,6 +308,78 @@ static int ff_append(struct fs_file *file, const void *buf, size_t n)
     return rc;
 }
 
+static void undo_clear(struct ff_node *n)
+{
+    for (size_t i = 0; i < n->nundo; i++)
+        mem_free(n->undo[i].old);
+    mem_free(n->undo);
+    n->undo = NULL;
+    n->nundo = 0;
+}
+
+/* undo_save -- keep what [off, off + len) holds inside the durable part. */
+static int undo_save(struct ff_file *f, uint64_t off, size_t len)
+{
+    struct ff_node *n = f->node;
+    struct ff_undo *u;
+    size_t keep;
+
+    if (off >= n->durable)
+        return 0;
+    keep = off + len > n->durable ? (size_t)(n->durable - off) : len;
+    u = mem_realloc(MEM_TEST, n->undo, (n->nundo + 1) * sizeof(*u));
+    if (u == NULL)
+        return -ENOMEM;
+    n->undo = u;
+    u = &n->undo[n->nundo];
+    u->off = off;
+    u->n = keep;
+    u->old = mem_alloc(MEM_TEST, keep ? keep : 1);
+    if (u->old == NULL)
+        return -ENOMEM;
+    if (fs_read_full(f->in, u->old, keep, off) != 0) {
+        mem_free(u->old);
+        return -EIO;
+    }
+    n->nundo++;
+    return 0;
+}
+
+static int ff_pwrite(struct fs_file *file, const void *buf, size_t n,
+                     uint64_t off)
+{
+    struct ff_file *f = (struct ff_file *)file;
+    struct fs_fault *ff = f->ff;
+    size_t land = n;
+    int partial, rc, rc2 = 0;
+
+    pthread_mutex_lock(&ff->mu);
+    rc = check(ff, FSF_APPEND, f->base.path, &partial);
+    if (rc != 0)
+        land = partial ? n / 2 : 0;
+    if (rc == 0 && ff->space >= 0 && off + n > f->node->size &&
+        (int64_t)(off + n - f->node->size) > ff->space) {
+        land = f->node->size > off ? (size_t)(f->node->size - off) : 0;
+        land += (size_t)ff->space;
+        if (land > n)
+            land = n;
+        rc = err_set(-ENOSPC, "fs_fault: no space left for %s", f->base.path);
+    }
+    if (land > 0)
+        rc2 = undo_save(f, off, land);
+    if (land > 0 && rc2 == 0)
+        rc2 = f->in->fs->ops->pwrite(f->in, buf, land, off);
+    if (land > 0 && rc2 == 0 && off + land > f->node->size) {
+        if (ff->space >= 0)
+            ff->space -= (int64_t)(off + land - f->node->size);
+        f->node->size = off + land;
+    }
+    if (rc == 0)
+        rc = rc2;
+    pthread_mutex_unlock(&ff->mu);
+    return rc;
+}
+
 static int ff_fsync(struct fs_file *file)
 {
     struct ff_file *f = (struct ff_file *)file;
@@ -306,8 +389,10 @@ static int ff_fsync(struct fs_file *file)
     rc = check(f->ff, FSF_FSYNC, f->base.path, &partial);
     if (rc == 0 && f->ff->real_sync)
         rc = f->in->fs->ops->fsync(f->in);
-    if (rc == 0)
+    if (rc == 0) {
         f->node->durable = f->node->size;
+        undo_clear(f->node);
+    }
     pthread_mutex_unlock(&f->ff->mu);
     return rc;
 }
@@ -512,6 +597,7 @@ static const struct fs_ops ff_ops = {
     .list = ff_list,
     .exists = ff_exists,
     .lock = ff_lock,
+    .pwrite = ff_pwrite,
 };
 
 /* ---- control ---- */
@@ -550,6 +636,7 @@ void fs_fault_free(struct fs_fault *ff)
         return;
     fs_fault_clear(ff);
     for (size_t i = 0; i < ff->nnodes; i++) {
+        undo_clear(ff->nodes[i]);
         mem_free(ff->nodes[i]->path);
         mem_free(ff->nodes[i]);
     }
@@ -659,14 +746,22 @@ static int undo(struct fs_fault *ff, struct ff_journal *j)
 static int cut_to_durable(struct fs_fault *ff, struct ff_node *n)
 {
     struct fs_file *f;
-    int rc;
+    int rc = 0;
 
-    if (n->path == NULL || ff->inner->ops->exists(ff->inner, n->path) != 1)
+    if (n->path == NULL || ff->inner->ops->exists(ff->inner, n->path) != 1) {
+        undo_clear(n);
         return 0;
+    }
     rc = ff->inner->ops->open(ff->inner, n->path, FS_WRITE, &f);
     if (rc != 0)
         return rc;
-    rc = f->fs->ops->truncate(f, n->durable);
+    /* Unsynced overwrites go back, newest first. */
+    for (size_t i = n->nundo; rc == 0 && i-- > 0;)
+        rc =
+            f->fs->ops->pwrite(f, n->undo[i].old, n->undo[i].n, n->undo[i].off);
+    undo_clear(n);
+    if (rc == 0)
+        rc = f->fs->ops->truncate(f, n->durable);
     f->fs->ops->close(f);
     n->size = n->durable;
     return rc;

@@ -22,6 +22,7 @@
 struct posix_file {
     struct fs_file base;
     int fd;
+    int positional; /* O_APPEND dropped for pwrite; appends seek first */
 };
 
 static int posix_fail(int e, const char *what, const char *path)
@@ -95,6 +96,8 @@ static int posix_append(struct fs_file *file, const void *buf, size_t n)
     struct posix_file *f = (struct posix_file *)file;
     const char *p = buf;
 
+    if (f->positional && lseek(f->fd, 0, SEEK_END) < 0)
+        return posix_fail(errno, "seek", f->base.path);
     while (n > 0) {
         ssize_t w = write(f->fd, p, n);
         if (w < 0 && errno == EINTR)
@@ -225,6 +228,33 @@ static int posix_lock(struct fs *fs, const char *path, struct fs_file **out)
     return 0;
 }
 
+static int posix_pwrite(struct fs_file *file, const void *buf, size_t n,
+                        uint64_t off)
+{
+    struct posix_file *f = (struct posix_file *)file;
+    const char *p = buf;
+    int fl;
+
+    /* Linux's pwrite() ignores the offset under O_APPEND: drop it. */
+    if (!f->positional) {
+        fl = fcntl(f->fd, F_GETFL);
+        if (fl < 0 || fcntl(f->fd, F_SETFL, fl & ~O_APPEND) < 0)
+            return posix_fail(errno, "fcntl", f->base.path);
+        f->positional = 1;
+    }
+    while (n > 0) {
+        ssize_t w = pwrite(f->fd, p, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return posix_fail(errno, "write", f->base.path);
+        p += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}
+
 static const struct fs_ops posix_ops;
 
 int fs_preallocate(struct fs_file *file, uint64_t off, uint64_t len)
@@ -253,6 +283,7 @@ static const struct fs_ops posix_ops = {
     .list = posix_list,
     .exists = posix_exists,
     .lock = posix_lock,
+    .pwrite = posix_pwrite,
 };
 
 static struct fs posix_fs = {&posix_ops};

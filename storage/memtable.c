@@ -247,7 +247,9 @@ int memtable_new(_Atomic size_t *acct, size_t expect_bytes,
     atomic_init(&m->height, 1);
     atomic_init(&m->min_ts, INT64_MAX);
     m->rnd = (uint64_t)(uintptr_t)m | 1;
-    while (nb < expect_bytes / 256 && nb < (1u << 22))
+    /* About one bucket per KiB of memtable: 512 KiB of buckets for the
+     * default 64 MiB, chains of a few entries when it is full. */
+    while (nb < expect_bytes / 1024 && nb < (1u << 20))
         nb *= 2;
     m->buckets = arena_alloc(m, nb * sizeof(*m->buckets));
     if (m->buckets != NULL) {

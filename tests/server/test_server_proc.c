@@ -868,8 +868,8 @@ static void test_bad_input(void **state)
 
 static void test_inflight(void **state)
 {
-    static const char *const extra[] = {"--sync", "none", "--max-inflight", "4",
-                                        NULL};
+    static const char *const extra[] = {
+        "--sync", "none", "--max-inflight", "4", "--loops", "1", NULL};
     enum { N = 600 };
     uint8_t *all = NULL;
     size_t total = 0;
@@ -1025,7 +1025,9 @@ static int total_acked(struct loader *l)
 
 static void test_sigterm_under_load(void **state)
 {
-    static const char *const group[] = {"--sync", "group", NULL};
+    /* More loops than cores: the drain must cover every one of them. */
+    static const char *const group[] = {"--sync", "group", "--loops", "3",
+                                        NULL};
     struct loader l[LOAD_THREADS];
     pthread_t th[LOAD_THREADS];
     char dir[256], *have;
@@ -1045,8 +1047,10 @@ static void test_sigterm_under_load(void **state)
         usleep(10000);
     assert_true(total_acked(l) >= scale(1500));
     assert_int_equal(tc_stop(pid, SIGTERM), 0);
-    for (int i = 0; i < LOAD_THREADS; i++)
+    for (int i = 0; i < LOAD_THREADS; i++) {
         pthread_join(th[i], NULL);
+        assert_int_equal(l[i].errors, 0); /* in flight: answered, not failed */
+    }
 
     pid = tc_start(dir, PORT(8), group);
     fd = tc_open(PORT(8));

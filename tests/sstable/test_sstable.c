@@ -147,7 +147,7 @@ static int cnt_lock(struct fs *fs, const char *p, struct fs_file **out)
 static const struct fs_ops cnt_ops = {
     cnt_open,      cnt_close, cnt_pread,  cnt_append, cnt_fsync,
     cnt_truncate,  cnt_size,  cnt_rename, cnt_unlink, cnt_mkdir,
-    cnt_fsync_dir, cnt_list,  cnt_exists, cnt_lock,
+    cnt_fsync_dir, cnt_list,  cnt_exists, cnt_lock,   NULL,
 };
 
 static struct fs cnt_fs = {&cnt_ops};

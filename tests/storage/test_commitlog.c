@@ -339,8 +339,10 @@ static void full_disk(enum storage_sync mode)
     assert_int_equal(fs_fault_new(fs_posix(), &ff), 0);
     opts(&o, fs_fault_fs(ff), dir, mode);
     assert_int_equal(commitlog_open(&o, collect, &s, &l), 0);
+    /* "one" (15 bytes) fits, part of the next does not; group mode's
+     * zero-fill ahead of the writes finds no room either. */
+    fs_fault_set_space(ff, 20);
     assert_int_equal(append_wait(l, "one"), 0);
-    fs_fault_set_space(ff, 20); /* part of the next record fits */
     assert_int_equal(append_wait(l, "two-too-long"), -ENOSPC);
     assert_int_equal(append_wait(l, "three"), -ENOSPC);
     fs_fault_set_space(ff, -1);

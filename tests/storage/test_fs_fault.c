@@ -189,6 +189,25 @@ static void test_crash_rule(void **state)
     assert_string_equal(read_file(x, "c"), "base1");
 }
 
+/* Overwrites in place: synced ones stay, the rest go back. */
+static void test_pwrite_undone(void **state)
+{
+    struct fx *x = *state;
+    struct fs_file *f;
+
+    write_file(x, "z", "0000000000", 1, 1);
+    assert_int_equal(fs_open(x->fs, p(x, "z"), FS_WRITE, &f), 0);
+    assert_int_equal(fs_pwrite(f, "ab", 2, 0), 0);
+    assert_int_equal(fs_fsync(f), 0);
+    assert_int_equal(fs_pwrite(f, "cd", 2, 4), 0);
+    assert_int_equal(fs_pwrite(f, "XYZ", 3, 9), 0); /* grows the file */
+    assert_int_equal(fs_append(f, "!", 1), 0);      /* after the end */
+    fs_close(f);
+    assert_string_equal(read_file(x, "z"), "ab00cd000XYZ!");
+    assert_int_equal(fs_fault_power_loss(x->ff), 0);
+    assert_string_equal(read_file(x, "z"), "ab00000000");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,6 +219,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_rule, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pwrite_undone, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
