@@ -59,6 +59,10 @@ static const struct cfg_setting cfg_settings[] = {
      "HOST[:BASEPORT],... of seed nodes (none)"},
     {"num_tokens", "num-tokens", CT_U32, F(num_tokens), 0, 1, 1024,
      "tokens (vnodes) this node owns (16)"},
+    {"new_cluster", "new-cluster", CT_BOOL, F(new_cluster), 0, 0, 0,
+     "start a new cluster even if no seed answers (false)"},
+    {"seed_timeout_ms", "seed-timeout-ms", CT_U32, F(seed_timeout_ms), 0, 100,
+     3600000, "a new node no seed answers fails after this (10000)"},
     {"commitlog_sync", "sync", CT_SYNC, F(sync), 0, 0, 0,
      "group | periodic | none (group)"},
     {"commitlog_sync_period_ms", "sync-period-ms", CT_U32, F(sync_period_ms), 0,
@@ -115,6 +119,7 @@ void config_defaults(struct config *c)
     c->port = 9470;
     snprintf(c->data_dir, sizeof(c->data_dir), "./cairn-data");
     c->num_tokens = 16;
+    c->seed_timeout_ms = 10000;
     c->sync = STORAGE_SYNC_GROUP;
     c->sync_period_ms = 1000;
     c->memtable_mb = 64;

@@ -37,6 +37,8 @@ struct config {
     struct config_seed seeds[CONFIG_MAX_SEEDS];
     size_t nseeds;
     uint32_t num_tokens;
+    int new_cluster;          /* may start alone with no seed answering */
+    uint32_t seed_timeout_ms; /* a new node without contact fails then */
     enum storage_sync sync;
     uint32_t sync_period_ms;
     uint32_t memtable_mb;       /* per table before a flush */

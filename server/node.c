@@ -6,6 +6,7 @@
  * names used by workers stay valid for as long as they are needed.
  */
 #include "server/node.h"
+#include "server/cluster.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -30,7 +31,28 @@ struct node {
     atomic_int_fast64_t pressure_checked_ns;
     uint64_t pressure_bytes; /* 90% of memtable_total_size_mb */
     uv_mutex_t drop_lock;    /* one pending-drop pass at a time */
+    struct cluster *cluster; /* set once before the loops start */
 };
+
+void node_set_cluster(struct node *n, struct cluster *c)
+{
+    n->cluster = c;
+}
+
+struct cluster *node_cluster(struct node *n)
+{
+    return n->cluster;
+}
+
+struct storage *node_storage(struct node *n)
+{
+    return n->st;
+}
+
+struct schema *node_schema(struct node *n)
+{
+    return n->sc;
+}
 
 /*
  * TODO: the high-water mark lives in memory only, so a wall clock stepped
@@ -651,8 +673,11 @@ static void node_work(uv_work_t *w)
         rc = node_read(n, c);
     else if (c->req->op_case == CAIRN__REQUEST__OP_SCAN)
         rc = node_scan(n, c);
-    else if ((rc = node_ddl(n, c->req)) == 0)
+    else if ((rc = node_ddl(n, c->req)) == 0) {
+        if (n->cluster)
+            cluster_schema_changed(n->cluster);
         node_ack(c);
+    }
     if (rc < 0)
         call_fail(c, rc, NULL);
 }

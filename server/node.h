@@ -44,4 +44,19 @@ void node_submit(struct node *n, struct call *c);
  */
 int64_t node_timestamp(struct node *n);
 
+struct cluster;
+
+/*
+ * node_set_cluster -- the owner of cluster state, for admin requests and
+ * schema changes to spread at once. Call before the loops start.
+ */
+void node_set_cluster(struct node *n, struct cluster *c);
+
+/* node_cluster -- the cluster set above (NULL before). */
+struct cluster *node_cluster(struct node *n);
+
+/* node_storage, node_schema -- what the node serves from. */
+struct storage *node_storage(struct node *n);
+struct schema *node_schema(struct node *n);
+
 #endif /* CAIRN_SERVER_NODE_H */

@@ -40,6 +40,8 @@ struct sch_state {
     size_t ntables;
     uint64_t *dropped;
     size_t ndropped;
+    struct schema_drop_count *drops;
+    size_t ndrops;
     uint64_t version;
     uint64_t last_id;
 };
@@ -58,25 +60,31 @@ static void sch_free(struct sch_state *st)
     mem_free(st->ks);
     mem_free(st->tables);
     mem_free(st->dropped);
+    mem_free(st->drops);
     mem_free(st);
 }
 
-/* sch_copy -- a deep copy of `st` with room for one more of everything. */
-static struct sch_state *sch_copy(const struct sch_state *st)
+/* sch_copy_more -- a deep copy of `st` with room for `more` more of
+ * everything. */
+static struct sch_state *sch_copy_more(const struct sch_state *st, size_t more)
 {
     struct sch_state *c = mem_calloc(MEM_SERVER, 1, sizeof(*c));
 
     if (c == NULL)
         return NULL;
     *c = *st;
-    c->ks = mem_calloc(MEM_SERVER, st->nks + 1, sizeof(*c->ks));
-    c->tables = mem_calloc(MEM_SERVER, st->ntables + 1, sizeof(*c->tables));
-    c->dropped = mem_calloc(MEM_SERVER, st->ndropped + st->ntables + 1,
+    c->ks = mem_calloc(MEM_SERVER, st->nks + more, sizeof(*c->ks));
+    c->tables = mem_calloc(MEM_SERVER, st->ntables + more, sizeof(*c->tables));
+    c->dropped = mem_calloc(MEM_SERVER, st->ndropped + st->ntables + more,
                             sizeof(*c->dropped));
-    if (!c->ks || !c->tables || !c->dropped) {
+    c->drops = mem_calloc(MEM_SERVER, st->ndrops + st->ntables + more + 1,
+                          sizeof(*c->drops));
+    if (!c->ks || !c->tables || !c->dropped || !c->drops) {
         sch_free(c);
         return NULL;
     }
+    if (st->ndrops)
+        memcpy(c->drops, st->drops, st->ndrops * sizeof(*c->drops));
     if (st->nks)
         memcpy(c->ks, st->ks, st->nks * sizeof(*c->ks));
     if (st->ntables)
@@ -84,6 +92,62 @@ static struct sch_state *sch_copy(const struct sch_state *st)
     if (st->ndropped)
         memcpy(c->dropped, st->dropped, st->ndropped * sizeof(*c->dropped));
     return c;
+}
+
+/* sch_copy -- a deep copy of `st` with room for one more of everything. */
+static struct sch_state *sch_copy(const struct sch_state *st)
+{
+    return sch_copy_more(st, 1);
+}
+
+static struct schema_drop_count *
+sch_drop_find(const struct sch_state *st, const char *ks, const char *table)
+{
+    for (size_t i = 0; i < st->ndrops; i++)
+        if (!strcmp(st->drops[i].ks, ks) && !strcmp(st->drops[i].table, table))
+            return &st->drops[i];
+    return NULL;
+}
+
+/* sch_drops -- how many times ks (table "") or ks.table was dropped. */
+static uint32_t sch_drops(const struct sch_state *st, const char *ks,
+                          const char *table)
+{
+    const struct schema_drop_count *d = sch_drop_find(st, ks, table);
+
+    return d ? d->count : 0;
+}
+
+/* sch_set_drops -- set a counter (room for one more is always there). */
+static void sch_set_drops(struct sch_state *st, const char *ks,
+                          const char *table, uint32_t count)
+{
+    struct schema_drop_count *d = sch_drop_find(st, ks, table);
+
+    if (!d) {
+        d = &st->drops[st->ndrops++];
+        snprintf(d->ks, sizeof(d->ks), "%s", ks);
+        snprintf(d->table, sizeof(d->table), "%s", table);
+    }
+    d->count = count;
+}
+
+uint64_t schema_table_id(const char *ks, uint32_t ks_drops, const char *name,
+                         uint32_t table_drops)
+{
+    char key[2 * (VALIDATE_NAME_MAX + 1) + 32];
+    int n = snprintf(key, sizeof(key), "%s\n%u\n%s\n%u", ks, ks_drops, name,
+                     table_drops);
+    uint64_t id = XXH3_64bits(key, (size_t)n) >> 1;
+
+    return id ? id : 1; /* positive and never 0 */
+}
+
+static uint64_t sch_derive_id(const struct sch_state *st, const char *ks,
+                              const char *name)
+{
+    return schema_table_id(ks, sch_drops(st, ks, ""), name,
+                           sch_drops(st, ks, name));
 }
 
 static struct schema_ks *sch_ks(struct sch_state *st, const char *name)
@@ -123,8 +187,10 @@ static void sch_to_pb_table(const struct schema_table *t, Cairn__Table *pt,
 static int sch_encode(const struct sch_state *st, uint8_t **out, size_t *n)
 {
     Cairn__SchemaFile f = CAIRN__SCHEMA_FILE__INIT;
-    size_t cnt = st->nks + 2 * st->ntables + 1;
+    size_t cnt = st->nks + 2 * st->ntables + st->ndrops + 1;
     void **mem = mem_calloc(MEM_SERVER, cnt, sizeof(void *) * 2);
+    Cairn__SchemaDropCount *dc =
+        mem_calloc(MEM_SERVER, st->ndrops + 1, sizeof(*dc));
     Cairn__Keyspace *ks = mem_calloc(MEM_SERVER, st->nks + 1, sizeof(*ks));
     Cairn__Table *t = mem_calloc(MEM_SERVER, st->ntables + 1, sizeof(*t));
     Cairn__TableOptions *o =
@@ -133,7 +199,7 @@ static int sch_encode(const struct sch_state *st, uint8_t **out, size_t *n)
 
     *out = NULL;
     *n = 0;
-    if (!mem || !ks || !t || !o)
+    if (!mem || !ks || !t || !o || !dc)
         goto out;
     f.version = st->version;
     f.last_table_id = st->last_id;
@@ -153,6 +219,15 @@ static int sch_encode(const struct sch_state *st, uint8_t **out, size_t *n)
     }
     f.n_dropped_table_ids = st->ndropped;
     f.dropped_table_ids = st->dropped;
+    f.n_drop_counts = st->ndrops;
+    f.drop_counts = (Cairn__SchemaDropCount **)mem + st->nks + st->ntables;
+    for (size_t i = 0; i < st->ndrops; i++) {
+        cairn__schema_drop_count__init(&dc[i]);
+        dc[i].keyspace = (char *)st->drops[i].ks;
+        dc[i].table = (char *)st->drops[i].table;
+        dc[i].count = st->drops[i].count;
+        f.drop_counts[i] = &dc[i];
+    }
     *n = SCH_HDR + protobuf_c_message_get_packed_size(&f.base);
     *out = mem_alloc(MEM_SERVER, *n);
     if (*out == NULL)
@@ -165,6 +240,7 @@ static int sch_encode(const struct sch_state *st, uint8_t **out, size_t *n)
     rc = 0;
 out:
     mem_free(mem);
+    mem_free(dc);
     mem_free(ks);
     mem_free(t);
     mem_free(o);
@@ -236,8 +312,21 @@ static int sch_from_pb(struct sch_state *st, const Cairn__SchemaFile *f)
     st->tables = mem_calloc(MEM_SERVER, f->n_tables + 1, sizeof(*st->tables));
     st->dropped = mem_calloc(MEM_SERVER, f->n_dropped_table_ids + 1,
                              sizeof(*st->dropped));
-    if (!st->ks || !st->tables || !st->dropped)
+    st->drops =
+        mem_calloc(MEM_SERVER, f->n_drop_counts + 1, sizeof(*st->drops));
+    if (!st->ks || !st->tables || !st->dropped || !st->drops)
         return -ENOMEM;
+    for (size_t i = 0; i < f->n_drop_counts; i++) {
+        const Cairn__SchemaDropCount *d = f->drop_counts[i];
+        if (validate_name("keyspace", d->keyspace) < 0 ||
+            (d->table[0] && validate_name("table", d->table) < 0))
+            return CAIRN_ECORRUPT;
+        snprintf(st->drops[i].ks, sizeof(st->drops[i].ks), "%s", d->keyspace);
+        snprintf(st->drops[i].table, sizeof(st->drops[i].table), "%s",
+                 d->table);
+        st->drops[i].count = d->count;
+    }
+    st->ndrops = f->n_drop_counts;
     st->version = f->version;
     st->last_id = f->last_table_id;
     for (size_t i = 0; i < f->n_keyspaces; i++) {
@@ -476,18 +565,11 @@ int schema_drop_keyspace(struct schema *s, const char *name, int if_exists)
         if (strcmp(n->tables[i].ks, name) == 0)
             sch_remove_table(n, i);
     *k = n->ks[--n->nks];
+    sch_set_drops(n, name, "", sch_drops(n, name, "") + 1);
     return sch_end(s, n, 0);
 }
 
 /* sch_new_id -- above every id given before and at least the clock. */
-static uint64_t sch_new_id(struct sch_state *n)
-{
-    uint64_t now = (uint64_t)clk_wall_us(clk_system());
-
-    n->last_id = now > n->last_id ? now : n->last_id + 1;
-    return n->last_id;
-}
-
 int schema_create_table(struct schema *s, const char *ks, const char *name,
                         const struct storage_table_options *o,
                         int if_not_exists, uint64_t *id, int *created)
@@ -513,7 +595,7 @@ int schema_create_table(struct schema *s, const char *ks, const char *name,
         snprintf(t->ks, sizeof(t->ks), "%s", ks);
         snprintf(t->name, sizeof(t->name), "%s", name);
         t->opts = *o;
-        t->id = *id = sch_new_id(n);
+        t->id = *id = sch_derive_id(n, ks, name);
         *created = 1;
     }
     rc = sch_end(s, n, rc);
@@ -540,6 +622,7 @@ int schema_drop_table(struct schema *s, const char *ks, const char *name,
                                  ks, name);
     } else {
         sch_remove_table(n, (size_t)(sch_table(n, ks, name) - n->tables));
+        sch_set_drops(n, ks, name, sch_drops(n, ks, name) + 1);
     }
     return sch_end(s, n, rc);
 }
@@ -658,4 +741,136 @@ int schema_list_tables(struct schema *s, const char *ks,
 int schema_all_tables(struct schema *s, struct schema_table **out, size_t *n)
 {
     return sch_tables(s, NULL, out, n);
+}
+
+/* ---- exchange with peers ---- */
+
+static void *sch_dup(const void *p, size_t n, size_t size)
+{
+    void *c = mem_calloc(MEM_SERVER, n + 1, size);
+
+    if (c && n)
+        memcpy(c, p, n * size);
+    return c;
+}
+
+int schema_export(struct schema *s, struct schema_image *im)
+{
+    const struct sch_state *st;
+
+    memset(im, 0, sizeof(*im));
+    pthread_mutex_lock(&s->cur_lock);
+    st = s->cur;
+    im->ks = sch_dup(st->ks, st->nks, sizeof(*st->ks));
+    im->tables = sch_dup(st->tables, st->ntables, sizeof(*st->tables));
+    im->drops = sch_dup(st->drops, st->ndrops, sizeof(*st->drops));
+    im->nks = st->nks;
+    im->ntables = st->ntables;
+    im->ndrops = st->ndrops;
+    pthread_mutex_unlock(&s->cur_lock);
+    if (!im->ks || !im->tables || !im->drops) {
+        schema_image_free(im);
+        return err_set(-ENOMEM, "no memory to copy the schema");
+    }
+    return 0;
+}
+
+void schema_image_free(struct schema_image *im)
+{
+    mem_free(im->ks);
+    mem_free(im->tables);
+    mem_free(im->drops);
+    memset(im, 0, sizeof(*im));
+}
+
+/* sch_apply_drops -- higher remote counters drop our older objects. */
+static int sch_apply_drops(struct sch_state *n, const struct schema_image *r)
+{
+    int changed = 0;
+
+    for (size_t i = 0; i < r->ndrops; i++) {
+        const struct schema_drop_count *d = &r->drops[i];
+        struct schema_ks *k;
+        struct schema_table *t;
+
+        if (d->count <= sch_drops(n, d->ks, d->table))
+            continue;
+        sch_set_drops(n, d->ks, d->table, d->count);
+        changed = 1;
+        if (d->table[0] == '\0' && (k = sch_ks(n, d->ks)) != NULL) {
+            for (size_t j = n->ntables; j-- > 0;)
+                if (strcmp(n->tables[j].ks, d->ks) == 0)
+                    sch_remove_table(n, j);
+            *k = n->ks[--n->nks];
+        } else if (d->table[0] && (t = sch_table(n, d->ks, d->table))) {
+            sch_remove_table(n, (size_t)(t - n->tables));
+        }
+    }
+    return changed;
+}
+
+static uint32_t sch_drops_of(const struct schema_image *r, const char *ks,
+                             const char *table)
+{
+    for (size_t i = 0; i < r->ndrops; i++)
+        if (!strcmp(r->drops[i].ks, ks) && !strcmp(r->drops[i].table, table))
+            return r->drops[i].count;
+    return 0;
+}
+
+/* sch_add_missing -- remote objects of the current incarnation we lack. */
+static int sch_add_missing(struct sch_state *n, const struct schema_image *r,
+                           struct schema_table *created, size_t *ncreated)
+{
+    int changed = 0;
+
+    for (size_t i = 0; i < r->nks; i++) {
+        const struct schema_ks *k = &r->ks[i];
+        if (sch_ks(n, k->name))
+            continue;
+        /* Was it created before our latest drop of that name? */
+        if (sch_drops(n, k->name, "") > sch_drops_of(r, k->name, ""))
+            continue;
+        n->ks[n->nks++] = *k;
+        changed = 1;
+    }
+    for (size_t i = 0; i < r->ntables; i++) {
+        const struct schema_table *t = &r->tables[i];
+        if (!sch_ks(n, t->ks) || sch_table(n, t->ks, t->name) ||
+            t->id != sch_derive_id(n, t->ks, t->name))
+            continue;
+        n->tables[n->ntables++] = *t;
+        created[(*ncreated)++] = *t;
+        changed = 1;
+    }
+    return changed;
+}
+
+int schema_merge(struct schema *s, const struct schema_image *r,
+                 struct schema_table **created, size_t *ncreated)
+{
+    struct sch_state *n;
+    int changed, rc;
+
+    *created = NULL;
+    *ncreated = 0;
+    pthread_mutex_lock(&s->ddl_lock);
+    n = sch_copy_more(s->cur, r->nks + r->ntables + r->ndrops + 1);
+    *created = mem_calloc(MEM_SERVER, r->ntables + 1, sizeof(**created));
+    if (!n || !*created) {
+        sch_free(n);
+        mem_free(*created);
+        *created = NULL;
+        pthread_mutex_unlock(&s->ddl_lock);
+        return err_set(-ENOMEM, "no memory to merge a schema");
+    }
+    changed = sch_apply_drops(n, r);
+    changed |= sch_add_missing(n, r, *created, ncreated);
+    rc = sch_end(s, n, changed ? 0 : 1);
+    if (rc < 0) {
+        mem_free(*created);
+        *created = NULL;
+        *ncreated = 0;
+    }
+    return rc;
 }

@@ -10,8 +10,11 @@
  * them off the event loops. Lookups copy what they need under a short
  * lock that no disk operation ever holds, so the loops may call them.
  *
- * Table ids only grow (and start from the wall clock in microseconds), so
- * a dropped and re-created table never shares an id with its old data.
+ * A table's id is a hash of its keyspace, its name and how many times
+ * each was dropped before (kept in the file): the same CREATE TABLE on two
+ * nodes at once gives one id (C25), and a table re-created after a drop
+ * never shares an id with its old data. The drop counts also serve as
+ * tombstones when a peer's schema is merged in (schema_merge).
  */
 #ifndef CAIRN_SERVER_SCHEMA_H
 #define CAIRN_SERVER_SCHEMA_H
@@ -107,5 +110,43 @@ int schema_list_tables(struct schema *s, const char *ks,
 
 /* schema_all_tables -- a copy of every table (mem_alloc'ed). */
 int schema_all_tables(struct schema *s, struct schema_table **out, size_t *n);
+
+/* A drop counter: of keyspace `ks` (table "") or of table ks.table. */
+struct schema_drop_count {
+    char ks[VALIDATE_NAME_MAX + 1];
+    char table[VALIDATE_NAME_MAX + 1];
+    uint32_t count;
+};
+
+/* A whole schema, as exchanged between peers. Arrays from mem_alloc. */
+struct schema_image {
+    struct schema_ks *ks;
+    size_t nks;
+    struct schema_table *tables;
+    size_t ntables;
+    struct schema_drop_count *drops;
+    size_t ndrops;
+};
+
+/* schema_export -- a copy of the whole schema into `im`; 0 or -ENOMEM. */
+int schema_export(struct schema *s, struct schema_image *im);
+
+/* schema_image_free -- release the arrays of `im`. */
+void schema_image_free(struct schema_image *im);
+
+/*
+ * schema_merge -- take in a peer's schema `r`: a higher drop count there
+ * drops our older keyspace or table; a keyspace or table we lack, of the
+ * current incarnation, is added with the peer's id. Tables added are
+ * copied to *created (mem_alloc, caller frees; may be NULL when none);
+ * dropped ones join the pending drops. Returns 0 or an error (nothing
+ * changed then).
+ */
+int schema_merge(struct schema *s, const struct schema_image *r,
+                 struct schema_table **created, size_t *ncreated);
+
+/* schema_table_id -- the id a table gets from its names and drop counts */
+uint64_t schema_table_id(const char *ks, uint32_t ks_drops, const char *name,
+                         uint32_t table_drops);
 
 #endif /* CAIRN_SERVER_SCHEMA_H */

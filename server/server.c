@@ -22,6 +22,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "server/cluster.h"
 #include "server/http.h"
 #include "server/loop.h"
 #include "server/metrics.h"
@@ -34,6 +35,7 @@ struct srv {
     struct storage *st;
     struct schema *sc;
     struct node *node;
+    struct cluster *cluster;
     struct srv_loops *loops;
     uint8_t host_id[16];
     uv_loop_t main;
@@ -185,6 +187,8 @@ static int srv_close(struct srv *s)
                       "next start",
                       err_msg(), err_name(rc));
     }
+    cluster_stop(s->cluster);
+    s->cluster = NULL;
     node_destroy(s->node);
     storage_close(s->st);
     schema_close(s->sc);
@@ -290,6 +294,29 @@ static void srv_log_start(const struct srv *s)
              c->port + 2, c->data_dir, s->loops->n, sync[c->sync], c->port + 1);
 }
 
+/*
+ * srv_join -- start the cluster side (peer port, gossip) and wait until
+ * this node may serve: it met a peer and holds the agreed schema, or it
+ * may run alone. The client port opens only after.
+ */
+static int srv_join(struct srv *s)
+{
+    int rc = cluster_start(s->cfg, s->st, s->sc, s->host_id, &s->cluster);
+
+    if (rc < 0) {
+        log_error("server", "cannot start the cluster side: %s (%s)", err_msg(),
+                  err_name(rc));
+        return rc;
+    }
+    node_set_cluster(s->node, s->cluster);
+    rc = cluster_wait_ready(s->cluster, (volatile int *)&srv_early_signal);
+    if (rc == CAIRN_EUNAVAILABLE)
+        log_error("server", "%s", err_msg());
+    else if (rc < 0)
+        log_error("server", "stopped by a signal before joining the ring");
+    return rc;
+}
+
 int server_run(const struct config *cfg)
 {
     struct srv s;
@@ -309,6 +336,8 @@ int server_run(const struct config *cfg)
         return 1;
     }
     rc = srv_open(&s);
+    if (rc == 0)
+        rc = srv_join(&s);
     if (rc == 0) {
         http_set_sources(s.http, s.st, s.sc);
         /* Serving from the moment the port can accept a connection. */
