@@ -395,16 +395,20 @@ static void count(struct worker *w, struct slot *s, int kind)
 {
     uint64_t lat_us = (s->done_ns - s->due_ns) / 1000;
 
+    /* Latencies are those of successful operations; a failure that
+     * comes back at once must not look like a fast answer. */
     if (s->warm) {
-        hist_record(&w->st.warm, lat_us);
+        if (kind < 0)
+            hist_record(&w->st.warm, lat_us);
         w->st.warm_errors += kind >= 0;
-    } else {
+    } else if (kind < 0) {
         hist_record(&w->st.op[s->op], lat_us);
-        if (kind >= 0)
-            w->st.errors[s->op][kind]++;
+    } else {
+        w->st.errors[s->op][kind]++;
     }
     pthread_mutex_lock(&w->mu);
-    hist_record(&w->interval, lat_us);
+    if (kind < 0)
+        hist_record(&w->interval, lat_us);
     w->interval_errors += kind >= 0;
     pthread_mutex_unlock(&w->mu);
 }

@@ -103,11 +103,14 @@ static void print_table(const struct bench_result *res)
 {
     const struct bench_stats *s = &res->total;
 
-    printf("%-18s %10s %10s %8s %8s %8s %8s %8s %8s  (ms)\n", "operation",
+    printf("%-18s %10s %10s %8s %8s %8s %8s %8s %8s  (ms)\n", "ok operation",
            "count", "ops/s", "p50", "p90", "p99", "p99.9", "p99.99", "max");
     for (int i = 0; i < OP_COUNT; i++) {
         const struct hist *h = &s->op[i];
-        if (h->count == 0)
+        uint64_t e = 0;
+        for (int k = 0; k < KIND_COUNT; k++)
+            e += s->errors[i][k];
+        if (h->count == 0 && e == 0)
             continue;
         printf("%-18s %10" PRIu64 " %10.1f", bench_op_name(i), h->count,
                (double)h->count / res->elapsed_s);
@@ -169,11 +172,14 @@ static void json_body(FILE *f, const struct bench_cfg *cfg,
     json_errors(f, s);
     fputs(",\"operations\":{", f);
     for (int i = 0; i < OP_COUNT; i++) {
-        if (s->op[i].count == 0)
+        uint64_t e = 0;
+        for (int k = 0; k < KIND_COUNT; k++)
+            e += s->errors[i][k];
+        if (s->op[i].count == 0 && e == 0)
             continue;
         fprintf(f, "%s\"%s\":{", sep, bench_op_name(i));
         json_hist(f, &s->op[i], res->elapsed_s);
-        fputc('}', f);
+        fprintf(f, ",\"errors\":%" PRIu64 "}", e);
         sep = ",";
     }
     fputs("},\"warmup\":{", f);
