@@ -148,7 +148,11 @@ static int csv_read(struct src *s, struct rec *r, size_t max, const char **why)
         c = src_getc(s);
         if (c == EOF) {
             if (inq) {
-                *why = "unterminated quoted field at end of file";
+                /* Resume on the record's second line: the quote was
+                 * probably never closed, and the lines after it are
+                 * records of their own. */
+                csv_overflow(s, r);
+                *why = "quoted field never closed";
                 return -1;
             }
             if (!any)
