@@ -121,7 +121,8 @@ static void csv_overflow(struct src *s, struct rec *r)
     if (!back)
         return;
     memcpy(back, nl ? nl + 1 : "", keep);
-    memcpy(back + keep, s->back + s->pos, s->nback - s->pos);
+    if (s->nback > s->pos)
+        memcpy(back + keep, s->back + s->pos, s->nback - s->pos);
     mem_free(s->back);
     s->nback = keep + (s->nback - s->pos);
     s->back = back;
