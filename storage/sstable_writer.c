@@ -115,6 +115,9 @@ int sstable_writer_open(struct fs *fs, const char *path,
     w->meta.max_token = INT64_MIN;
     rc = fs_open(fs, w->tmp, FS_WRITE | FS_CREATE | FS_TRUNC, &w->f);
     if (rc != 0) {
+        /* The open may have failed after creating the file. */
+        if (fs_exists(fs, w->tmp) == 1)
+            fs_unlink(fs, w->tmp);
         w_free(w);
         return rc;
     }

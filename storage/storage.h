@@ -22,7 +22,9 @@
  * `none` modes right away, since there reaching the kernel is the promise.
  * Only after `done` reports 0 may the write be acknowledged. `done` runs
  * on an engine thread (or, in periodic/none mode, possibly inside
- * storage_apply() on the caller's thread) and must not block.
+ * storage_apply() on the caller's thread; in group mode possibly on a
+ * thread blocked in storage_apply_sync(), which runs the group's fsync
+ * itself) and must not block.
  *
  * Thread-safety: every function may be called from any thread at any time
  * between storage_open() and storage_close(). Reads never block on a

@@ -17,7 +17,7 @@
 
 #define MAX_CONNS 64
 
-struct held {
+struct peer_held {
     int fd;
     uint64_t id;
     ProtobufCBinaryData echo;
@@ -30,9 +30,7 @@ struct peer_conn {
     size_t len;
 };
 
-static struct peer_conn pconns[MAX_CONNS];
-static struct held held[1024];
-static int nheld;
+#define MAX_HELD 1024
 
 static void send_frame(int fd, const ProtobufCMessage *m)
 {
@@ -102,8 +100,8 @@ static void on_handshake(struct peer *p, struct peer_conn *c)
 
 static void flush_reverse(struct peer *p)
 {
-    while (nheld > 0) {
-        struct held *h = &held[--nheld];
+    while (p->nheld > 0) {
+        struct peer_held *h = &p->held[--p->nheld];
         Cairn__Request rq = CAIRN__REQUEST__INIT;
         Cairn__Read rd = CAIRN__READ__INIT;
 
@@ -134,15 +132,15 @@ static int on_request(struct peer *p, struct peer_conn *c, Cairn__Request *rq)
         answer(c->fd, rq->id, rq);
         break;
     case PEER_REVERSE:
-        held[nheld].fd = c->fd;
-        held[nheld].id = rq->id;
-        held[nheld].echo.len =
+        p->held[p->nheld].fd = c->fd;
+        p->held[p->nheld].id = rq->id;
+        p->held[p->nheld].echo.len =
             rq->op_case == CAIRN__REQUEST__OP_READ ? rq->read->pkey.len : 0;
-        held[nheld].echo.data = malloc(held[nheld].echo.len + 1);
-        if (held[nheld].echo.len)
-            memcpy(held[nheld].echo.data, rq->read->pkey.data,
-                   held[nheld].echo.len);
-        if (++nheld >= p->batch)
+        p->held[p->nheld].echo.data = malloc(p->held[p->nheld].echo.len + 1);
+        if (p->held[p->nheld].echo.len)
+            memcpy(p->held[p->nheld].echo.data, rq->read->pkey.data,
+                   p->held[p->nheld].echo.len);
+        if (++p->nheld >= p->batch || p->nheld == MAX_HELD)
             flush_reverse(p);
         break;
     default:
@@ -186,7 +184,7 @@ static int on_frames(struct peer *p, struct peer_conn *c)
     return rc;
 }
 
-static void accept_one(int lfd)
+static void accept_one(struct peer *p, int lfd)
 {
     int fd = accept(lfd, NULL, NULL), one = 1;
 
@@ -194,8 +192,8 @@ static void accept_one(int lfd)
         return;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     for (int i = 0; i < MAX_CONNS; i++) {
-        if (pconns[i].fd < 0) {
-            pconns[i].fd = fd;
+        if (p->conns[i].fd < 0) {
+            p->conns[i].fd = fd;
             return;
         }
     }
@@ -238,10 +236,10 @@ static void *peer_main(void *arg)
         }
         if (p->drop_all || p->want_down) {
             for (int i = 0; i < MAX_CONNS; i++)
-                close_conn(&pconns[i]);
-            for (int i = 0; i < nheld; i++)
-                free(held[i].echo.data);
-            nheld = 0;
+                close_conn(&p->conns[i]);
+            for (int i = 0; i < p->nheld; i++)
+                free(p->held[i].echo.data);
+            p->nheld = 0;
             p->drop_all = 0;
             p->want_down = 0;
         }
@@ -252,8 +250,8 @@ static void *peer_main(void *arg)
         }
         pthread_mutex_unlock(&p->mu);
         for (int i = 0; i < MAX_CONNS; i++) {
-            if (pconns[i].fd >= 0) {
-                fds[n].fd = pconns[i].fd;
+            if (p->conns[i].fd >= 0) {
+                fds[n].fd = p->conns[i].fd;
                 fds[n].events = POLLIN;
                 idx[n++] = i;
             }
@@ -264,9 +262,9 @@ static void *peer_main(void *arg)
             if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
             if (idx[i] < 0)
-                accept_one(fds[i].fd);
+                accept_one(p, fds[i].fd);
             else
-                read_conn(p, &pconns[idx[i]]);
+                read_conn(p, &p->conns[idx[i]]);
         }
     }
     return NULL;
@@ -292,12 +290,16 @@ int peer_start(struct peer *p, enum peer_mode mode)
 {
     memset(p, 0, sizeof(*p));
     pthread_mutex_init(&p->mu, NULL);
+    p->conns = calloc(MAX_CONNS, sizeof(*p->conns));
+    p->held = calloc(MAX_HELD, sizeof(*p->held));
+    if (!p->conns || !p->held)
+        return -1;
     p->mode = mode;
     p->batch = 2;
     p->lfd = -1;
     for (int i = 0; i < MAX_CONNS; i++)
-        pconns[i].fd = -1;
-    nheld = 0;
+        p->conns[i].fd = -1;
+    p->nheld = 0;
     for (int tries = 0; tries < 500 && p->lfd < 0; tries++) {
         p->port = (uint16_t)(22500 + (getpid() + tries * 7) % 500);
         p->lfd = listen_on(p->port);
@@ -393,13 +395,15 @@ void peer_stop(struct peer *p)
     pthread_mutex_unlock(&p->mu);
     pthread_join(p->thread, NULL);
     for (int i = 0; i < MAX_CONNS; i++)
-        close_conn(&pconns[i]);
+        close_conn(&p->conns[i]);
     if (p->lfd >= 0)
         close(p->lfd);
-    for (int i = 0; i < nheld; i++)
-        free(held[i].echo.data);
-    nheld = 0;
+    for (int i = 0; i < p->nheld; i++)
+        free(p->held[i].echo.data);
+    p->nheld = 0;
     if (p->last)
         cairn__request__free_unpacked(p->last, NULL);
+    free(p->conns);
+    free(p->held);
     pthread_mutex_destroy(&p->mu);
 }

@@ -36,10 +36,12 @@ struct peer {
     int drop_all;  /* close every client connection at the next turn */
     int want_down; /* close the listener too */
     int dropped_first;
-    long requests;        /* requests received */
-    long handshakes;      /* handshakes answered */
-    Cairn__Request *last; /* last request received (owned) */
-    struct peer_conn *conns;
+    long requests;           /* requests received */
+    long handshakes;         /* handshakes answered */
+    Cairn__Request *last;    /* last request received (owned) */
+    struct peer_conn *conns; /* MAX_CONNS slots; only the thread uses */
+    struct peer_held *held;  /* answers held back (PEER_REVERSE) */
+    int nheld;
 };
 
 /* peer_start -- listen on a free port of 22500-22999; 0 or -1. */

@@ -125,6 +125,37 @@ static void test_client_unreachable(void **state)
     assert_string_equal(cairn_strerror(CAIRN_ERR_UNREACHABLE), "unreachable");
 }
 
+static void test_one_contact_point_down(void **state)
+{
+    struct peer live, dead;
+    cairn_options_t o;
+    cairn_client_t *c;
+    cairn_client_stats_t st;
+    char cp[128];
+
+    (void)state;
+    /* Two contact points, one with nobody listening: the client starts on
+     * the live one, serves every request there, and keeps trying the
+     * other in the background. */
+    assert_int_equal(peer_start(&live, PEER_ACK), 0);
+    assert_int_equal(peer_start(&dead, PEER_ACK), 0); /* another port */
+    peer_down(&dead);
+    snprintf(cp, sizeof(cp), "127.0.0.1:%u,127.0.0.1:%u", dead.port, live.port);
+    cairn_options_init(&o);
+    o.contact_points = cp;
+    o.connections_per_host = 1;
+    assert_int_equal(cairn_client_new(&o, &c), 0);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(cairn_list_keyspaces(c, NULL, NULL), 0);
+    assert_int_equal(peer_requests(&live), 20);
+    cairn_client_stats(c, &st);
+    assert_int_equal(st.connections_total, 2);
+    assert_int_equal(st.connections_ready, 1);
+    cairn_client_free(c);
+    peer_stop(&live);
+    peer_stop(&dead);
+}
+
 static void test_consistency_names(void **state)
 {
     cairn_consistency_t cl;
@@ -825,6 +856,7 @@ int main(void)
         cmocka_unit_test(test_parse_contacts),
         cmocka_unit_test(test_client_new_bad_options),
         cmocka_unit_test(test_client_unreachable),
+        cmocka_unit_test(test_one_contact_point_down),
         cmocka_unit_test(test_consistency_names),
         cmocka_unit_test(test_future_semantics),
         cmocka_unit_test(test_future_callback_after_done),

@@ -5,6 +5,7 @@
  * lock, and oversized batches (C19).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -428,6 +429,78 @@ static void test_periodic_mode(void **state)
     expect(x, "p", "r", "c", "v");
 }
 
+struct async_writer {
+    struct storage *s;
+    int base;
+    int acks, fails;
+};
+
+static void async_done(void *arg, int rc)
+{
+    struct async_writer *w = arg;
+
+    if (rc == 0)
+        __atomic_add_fetch(&w->acks, 1, __ATOMIC_SEQ_CST);
+    else
+        __atomic_add_fetch(&w->fails, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *async_main(void *arg)
+{
+    struct async_writer *w = arg;
+    char pk[32];
+
+    for (int i = 0; i < 300; i++) {
+        struct storage_mut m = {.kind = STORAGE_MUT_CELL,
+                                .ck = B("r"),
+                                .column = B("c"),
+                                .value = B("v"),
+                                .ts = 1};
+        struct storage_batch b = {1, {0}, &m, 1};
+        snprintf(pk, sizeof(pk), "a%d", w->base + i);
+        b.pkey = B(pk);
+        if (storage_apply(w->s, &b, async_done, w) != 0)
+            __atomic_add_fetch(&w->fails, 1, __ATOMIC_SEQ_CST);
+    }
+    return NULL;
+}
+
+/* group mode through callbacks (the server's way): every batch is
+ * acknowledged once, from the engine's thread, and survives a reopen. */
+static void test_group_callbacks(void **state)
+{
+    struct fx *x = *state;
+    struct async_writer w[4];
+    pthread_t t[4];
+    char pk[32], got[16];
+
+    storage_close(x->s);
+    x->o.sync = STORAGE_SYNC_GROUP;
+    assert_int_equal(storage_open(&x->o, &x->s), 0);
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct async_writer){x->s, i * 1000, 0, 0};
+        pthread_create(&t[i], NULL, async_main, &w[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 4; i++) {
+        /* Bounded wait for the last group's fsync to call back. */
+        for (int k = 0;
+             k < 10000 && __atomic_load_n(&w[i].acks, __ATOMIC_SEQ_CST) < 300;
+             k++)
+            usleep(1000);
+        assert_int_equal(w[i].acks, 300);
+        assert_int_equal(w[i].fails, 0);
+    }
+    reopen(x);
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 300; k++) {
+            snprintf(pk, sizeof(pk), "a%d", i * 1000 + k);
+            assert_int_equal(te_get(x->s, 1, pk, "r", "c", got, sizeof(got)),
+                             1);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -446,6 +519,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_size_triggers_flush, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_periodic_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_callbacks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
