@@ -280,6 +280,20 @@ size_t cairn_result_partitions(const cairn_result_t *r,
     return r ? r->nparts : 0;
 }
 
+const char *cairn_result_admin_json(const cairn_result_t *r)
+{
+    if (!r || !r->resp || r->resp->result_case != CAIRN__RESPONSE__RESULT_ADMIN)
+        return "";
+    return r->resp->admin->json;
+}
+
+const char *cairn_result_admin_text(const cairn_result_t *r)
+{
+    if (!r || !r->resp || r->resp->result_case != CAIRN__RESPONSE__RESULT_ADMIN)
+        return "";
+    return r->resp->admin->text;
+}
+
 cairn_bytes_t cairn_result_paging_state(const cairn_result_t *r)
 {
     cairn_bytes_t none = {NULL, 0};

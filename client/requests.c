@@ -537,3 +537,27 @@ int cairn_scan(cairn_client_t *c, const cairn_req_opts_t *ro, const char *ks,
     return cairn__future_sync(
         cairn_scan_async(c, ro, ks, table, page_size, paging_state), out);
 }
+
+cairn_future_t *cairn_admin_async(cairn_client_t *c, const cairn_req_opts_t *ro,
+                                  const char *command, const char *keyspace)
+{
+    Cairn__Request rq = CAIRN__REQUEST__INIT;
+    Cairn__Admin m = CAIRN__ADMIN__INIT;
+
+    if (!command || !command[0])
+        return cairn__future_failed(CAIRN_ERR_INVALID, "no admin command");
+    if (keyspace && keyspace[0] && check_name("keyspace", keyspace) < 0)
+        return fail_now(CAIRN_ERR_INVALID);
+    m.command = (char *)command;
+    m.keyspace = (char *)(keyspace ? keyspace : "");
+    rq.op_case = CAIRN__REQUEST__OP_ADMIN;
+    rq.admin = &m;
+    /* Views are safe to resend; flush and compact are too (idempotent). */
+    return cairn__submit(c, ro, &rq, strcmp(command, "drain") != 0);
+}
+
+int cairn_admin(cairn_client_t *c, const cairn_req_opts_t *ro,
+                const char *command, const char *keyspace, cairn_result_t **out)
+{
+    return cairn__future_sync(cairn_admin_async(c, ro, command, keyspace), out);
+}

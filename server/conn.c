@@ -346,6 +346,8 @@ static enum metrics_op conn_op(Cairn__Request__OpCase c)
         return MOP_READ;
     case CAIRN__REQUEST__OP_SCAN:
         return MOP_SCAN;
+    case CAIRN__REQUEST__OP_ADMIN:
+        return MOP_ADMIN;
     default:
         return MOP_UNKNOWN;
     }

@@ -21,7 +21,7 @@ static const char *const mop_names[MOP_COUNT] = {
     "create_keyspace", "drop_keyspace", "list_keyspaces",
     "create_table",    "drop_table",    "list_tables",
     "write",           "read",          "scan",
-    "unknown",
+    "admin",           "unknown",
 };
 
 /* Error kinds counted apart; anything else is "other". */

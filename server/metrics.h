@@ -25,6 +25,7 @@ enum metrics_op {
     MOP_WRITE,
     MOP_READ,
     MOP_SCAN,
+    MOP_ADMIN,
     MOP_UNKNOWN, /* requests whose type the node does not know */
     MOP_COUNT
 };

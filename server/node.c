@@ -6,6 +6,7 @@
  * names used by workers stay valid for as long as they are needed.
  */
 #include "server/node.h"
+#include "server/admin.h"
 #include "server/cluster.h"
 
 #include <stdatomic.h>
@@ -32,7 +33,13 @@ struct node {
     uint64_t pressure_bytes; /* 90% of memtable_total_size_mb */
     uv_mutex_t drop_lock;    /* one pending-drop pass at a time */
     struct cluster *cluster; /* set once before the loops start */
+    atomic_int drained;      /* `cairn drain` ran: data requests refused */
 };
+
+void node_set_drained(struct node *n)
+{
+    atomic_store(&n->drained, 1);
+}
 
 void node_set_cluster(struct node *n, struct cluster *c)
 {
@@ -709,6 +716,17 @@ void node_submit(struct node *n, struct call *c)
     int rc = 0;
 
     err_clear();
+    if (c->req->op_case == CAIRN__REQUEST__OP_ADMIN) {
+        admin_submit(n, c);
+        return;
+    }
+    if (atomic_load(&n->drained)) {
+        call_fail(c, CAIRN_EUNAVAILABLE,
+                  "this node is drained: it serves no data requests until "
+                  "it restarts; use another node");
+        call_done(c);
+        return;
+    }
     switch (c->req->op_case) {
     case CAIRN__REQUEST__OP_WRITE:
         node_write(n, c);

@@ -55,6 +55,9 @@ void node_set_cluster(struct node *n, struct cluster *c);
 /* node_cluster -- the cluster set above (NULL before). */
 struct cluster *node_cluster(struct node *n);
 
+/* node_set_drained -- refuse data requests from now on (drain). */
+void node_set_drained(struct node *n);
+
 /* node_storage, node_schema -- what the node serves from. */
 struct storage *node_storage(struct node *n);
 struct schema *node_schema(struct node *n);

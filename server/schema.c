@@ -569,7 +569,6 @@ int schema_drop_keyspace(struct schema *s, const char *name, int if_exists)
     return sch_end(s, n, 0);
 }
 
-/* sch_new_id -- above every id given before and at least the clock. */
 int schema_create_table(struct schema *s, const char *ks, const char *name,
                         const struct storage_table_options *o,
                         int if_not_exists, uint64_t *id, int *created)

@@ -237,6 +237,10 @@ int validate_request(const Cairn__Request *r, const struct validate_limits *l)
         return val_read(r->read);
     case CAIRN__REQUEST__OP_SCAN:
         return val_scan(r->scan);
+    case CAIRN__REQUEST__OP_ADMIN:
+        if (r->admin->keyspace[0])
+            return validate_name("keyspace", r->admin->keyspace);
+        return 0; /* the command itself is checked by admin.c */
     default:
         return err_set(CAIRN_EPROTO,
                        "unknown request type (no operation "

@@ -14,6 +14,8 @@
 static const struct cli_cmd *const cmd_tables[] = {
     cli_data_cmds,
     cli_impexp_cmds,
+    cli_admin_cmds,
+    cli_cluster_cmds,
     NULL,
 };
 

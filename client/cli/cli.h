@@ -49,6 +49,12 @@ extern const struct cli_cmd cli_data_cmds[];
 /* import and export (impexp.c); ends with a zeroed entry. */
 extern const struct cli_cmd cli_impexp_cmds[];
 
+/* The admin commands (admin.c): status, ring, info, ... */
+extern const struct cli_cmd cli_admin_cmds[];
+
+/* `cairn cluster ...`, local clusters (cluster.c). */
+extern const struct cli_cmd cli_cluster_cmds[];
+
 /*
  * cli_main -- run the tool on argv, writing to out and err; returns the
  * exit code. Tests call it directly.

@@ -534,6 +534,26 @@ cairn_bytes_t cairn_iter_paging_state(const cairn_iter_t *it);
 /* cairn_iter_free -- release the iterator. NULL is ignored. */
 void cairn_iter_free(cairn_iter_t *it);
 
+/* ------------------------------------------------------------------ */
+/* Operator commands (what `cairn status`, `ring`, ... send)           */
+
+/*
+ * cairn_admin -- run operator command `command` on the node the client
+ * reaches first: "status", "ring", "info", "gossipinfo", "describe_ring"
+ * (needs `keyspace`), "flush", "compact" (`keyspace` NULL or "": all),
+ * "drain". The answer's JSON and text are read with the accessors below.
+ */
+int cairn_admin(cairn_client_t *c, const cairn_req_opts_t *ro,
+                const char *command, const char *keyspace,
+                cairn_result_t **out);
+cairn_future_t *cairn_admin_async(cairn_client_t *c, const cairn_req_opts_t *ro,
+                                  const char *command, const char *keyspace);
+
+/* cairn_result_admin_json, cairn_result_admin_text -- an admin answer as
+ * a JSON document and as text; "" when `r` holds no admin answer. */
+const char *cairn_result_admin_json(const cairn_result_t *r);
+const char *cairn_result_admin_text(const cairn_result_t *r);
+
 #ifdef __cplusplus
 }
 #endif
