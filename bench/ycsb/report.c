@@ -68,8 +68,7 @@ static void print_mode(const struct bench_cfg *cfg, enum bench_phase phase,
                        const struct bench_result *res)
 {
     const struct bench_stats *s = &res->total;
-    uint64_t n = op_count(s) + s->warm.count + bench_errors(s) +
-                 s->warm_errors;
+    uint64_t n = op_count(s) + s->warm.count + bench_errors(s) + s->warm_errors;
 
     if (phase == PHASE_RUN)
         printf("== run: workload %s, %s distribution, consistency %s\n",
