@@ -323,6 +323,8 @@ static int parse(int argc, char **argv, struct bench_cfg *cfg)
     return check(cfg, ops_given);
 }
 
+static int await_schema(const struct bench_cfg *cfg, cairn_client_t *c);
+
 /* Create the keyspace and table when missing. */
 static int ensure_schema(const struct bench_cfg *cfg, cairn_client_t *c)
 {
@@ -331,10 +333,39 @@ static int ensure_schema(const struct bench_cfg *cfg, cairn_client_t *c)
 
     if (rc == 0)
         rc = cairn_create_table(c, NULL, cfg->keyspace, cfg->table, NULL, 1);
-    if (rc != 0)
+    if (rc != 0) {
         fprintf(stderr, "cairn-bench: cannot create %s.%s: %s (%s)\n",
                 cfg->keyspace, cfg->table, cairn_strerror(rc),
                 cairn_last_error());
+        return rc;
+    }
+    return await_schema(cfg, c);
+}
+
+/*
+ * A new keyspace and table reach the other nodes by gossip a moment
+ * later; until every replica knows them, requests fail with NO_KEYSPACE
+ * or NO_TABLE. Read a row at the run's level until that stops (30 s).
+ */
+static int await_schema(const struct bench_cfg *cfg, cairn_client_t *c)
+{
+    cairn_req_opts_t ro = {cfg->cl, 0};
+    struct timespec pause = {0, 200000000};
+    int rc = 0;
+
+    for (int i = 0; i < 150; i++) {
+        cairn_result_t *r = NULL;
+        rc = cairn_get_row(c, &ro, cfg->keyspace, cfg->table,
+                           cairn_str("cairn-bench-schema-probe"),
+                           (cairn_bytes_t){0}, &r);
+        cairn_result_free(r);
+        if (rc == 0)
+            return 0;
+        nanosleep(&pause, NULL);
+    }
+    fprintf(stderr, "cairn-bench: %s.%s not usable at %s after 30 s: %s (%s)\n",
+            cfg->keyspace, cfg->table, cairn_consistency_name(cfg->cl),
+            cairn_strerror(rc), cairn_last_error());
     return rc;
 }
 
