@@ -331,8 +331,16 @@ static int ensure_schema(const struct bench_cfg *cfg, cairn_client_t *c)
     uint32_t rf = cfg->rf ? cfg->rf : 1;
     int rc = cairn_create_keyspace(c, NULL, cfg->keyspace, rf, 1);
 
-    if (rc == 0)
+    /* The keyspace reaches the other nodes by gossip; the table may be
+     * created through one that does not know it yet. */
+    for (int i = 0; rc == 0 && i < 150; i++) {
+        struct timespec pause = {0, 200000000};
         rc = cairn_create_table(c, NULL, cfg->keyspace, cfg->table, NULL, 1);
+        if (rc != CAIRN_ERR_NO_KEYSPACE)
+            break;
+        nanosleep(&pause, NULL);
+        rc = 0;
+    }
     if (rc != 0) {
         fprintf(stderr, "cairn-bench: cannot create %s.%s: %s (%s)\n",
                 cfg->keyspace, cfg->table, cairn_strerror(rc),
