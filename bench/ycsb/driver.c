@@ -413,6 +413,16 @@ static void count(struct worker *w, struct slot *s, int kind)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Print the first failure of each kind, so a run says why it fails. */
+static void first_error(int kind, int rc, const char *msg)
+{
+    static atomic_int seen[KIND_COUNT];
+
+    if (atomic_exchange(&seen[kind], 1) == 0)
+        fprintf(stderr, "cairn-bench: first %s error: %s: %s\n",
+                bench_kind_name(kind), cairn_strerror(rc), msg);
+}
+
 /* Mark insert k done and move the limit past every done one. */
 static void ack_insert(struct shared *sh, uint64_t k)
 {
@@ -435,9 +445,10 @@ static void complete(struct worker *w, struct slot *s)
     int is_read = s->op == OP_READ || s->op == OP_VERIFY || s->op == OP_SCAN ||
                   (s->op == OP_RMW && s->step == 0);
 
-    if (rc != 0)
+    if (rc != 0) {
         kind = bench_kind_of(rc);
-    else if (is_read)
+        first_error(kind, rc, cairn_future_message(s->f));
+    } else if (is_read)
         kind = check_row(w, s, &missing);
     if (s->op == OP_VERIFY && rc == 0) {
         w->st.checked++;

@@ -323,7 +323,7 @@ static int parse(int argc, char **argv, struct bench_cfg *cfg)
     return check(cfg, ops_given);
 }
 
-static int await_schema(const struct bench_cfg *cfg, cairn_client_t *c);
+static int await_schema(const struct bench_cfg *cfg);
 
 /* Create the keyspace and table when missing. */
 static int ensure_schema(const struct bench_cfg *cfg, cairn_client_t *c)
@@ -347,34 +347,61 @@ static int ensure_schema(const struct bench_cfg *cfg, cairn_client_t *c)
                 cairn_last_error());
         return rc;
     }
-    return await_schema(cfg, c);
+    return await_schema(cfg);
+}
+
+/* Read a row of the table through one node at the run's level; 0 once
+ * that works. */
+static int probe_host(const struct bench_cfg *cfg, const char *host)
+{
+    cairn_req_opts_t ro = {cfg->cl, 0};
+    cairn_options_t o;
+    cairn_client_t *c;
+    cairn_result_t *r = NULL;
+    int rc;
+
+    cairn_options_init(&o);
+    o.contact_points = host;
+    o.connections_per_host = 1;
+    if ((rc = cairn_client_new(&o, &c)) != 0)
+        return rc;
+    rc = cairn_get_row(c, &ro, cfg->keyspace, cfg->table,
+                       cairn_str("cairn-bench-schema-probe"),
+                       (cairn_bytes_t){0}, &r);
+    cairn_result_free(r);
+    cairn_client_free(c);
+    return rc;
 }
 
 /*
  * A new keyspace and table reach the other nodes by gossip a moment
  * later; until every replica knows them, requests fail with NO_KEYSPACE
- * or NO_TABLE. Read a row at the run's level until that stops (30 s).
+ * or NO_TABLE. Read through every contact point until each works (30 s).
  */
-static int await_schema(const struct bench_cfg *cfg, cairn_client_t *c)
+static int await_schema(const struct bench_cfg *cfg)
 {
-    cairn_req_opts_t ro = {cfg->cl, 0};
     struct timespec pause = {0, 200000000};
-    int rc = 0;
+    char hosts[1024], *save = NULL;
+    int rc = 0, tries = 0;
 
-    for (int i = 0; i < 150; i++) {
-        cairn_result_t *r = NULL;
-        rc = cairn_get_row(c, &ro, cfg->keyspace, cfg->table,
-                           cairn_str("cairn-bench-schema-probe"),
-                           (cairn_bytes_t){0}, &r);
-        cairn_result_free(r);
-        if (rc == 0)
-            return 0;
+    snprintf(hosts, sizeof(hosts), "%s", cfg->hosts);
+    for (char *h = strtok_r(hosts, ",", &save); h;) {
+        if ((rc = probe_host(cfg, h)) == 0) {
+            h = strtok_r(NULL, ",", &save);
+            continue;
+        }
+        if (++tries == 150) {
+            fprintf(stderr,
+                    "cairn-bench: %s.%s not usable through %s at %s after "
+                    "30 s: %s (%s)\n",
+                    cfg->keyspace, cfg->table, h,
+                    cairn_consistency_name(cfg->cl), cairn_strerror(rc),
+                    cairn_last_error());
+            return rc;
+        }
         nanosleep(&pause, NULL);
     }
-    fprintf(stderr, "cairn-bench: %s.%s not usable at %s after 30 s: %s (%s)\n",
-            cfg->keyspace, cfg->table, cairn_consistency_name(cfg->cl),
-            cairn_strerror(rc), cairn_last_error());
-    return rc;
+    return 0;
 }
 
 static int connect(const struct bench_cfg *cfg, cairn_client_t **c)
