@@ -870,6 +870,17 @@ static int open_log(struct storage *s, const struct manifest *m)
     return rc;
 }
 
+/* flush_replayed -- replay fills memtables past their limit when the log
+ * was long; queue their flushes at once rather than at the next write. */
+static void flush_replayed(struct storage *s)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    for (size_t i = 0; i < s->ntables; i++)
+        if (memtable_bytes(s->tables[i]->mem) >= s->o.memtable_bytes)
+            flush_request(s, s->tables[i]);
+    pthread_rwlock_unlock(&s->lock);
+}
+
 int storage_open(const struct storage_options *o, struct storage **out)
 {
     struct storage *s;
@@ -902,6 +913,8 @@ int storage_open(const struct storage_options *o, struct storage **out)
     manifest_free(&m);
     if (rc == 0)
         rc = flush_start(s);
+    if (rc == 0)
+        flush_replayed(s);
     if (rc != 0) {
         int keep = rc;
         if (s->log != NULL) {
