@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/err.h"
@@ -223,14 +224,15 @@ static void render_info(const struct clsnap *s, struct out *j, struct out *t)
          me ? me->ntokens : 0, sv, s->schema_agreed ? "yes" : "no",
          s->serving ? "yes" : "no", s->nnodes);
     outf(j,
-         "{\"host_id\":\"%s\",\"address\":\"%s\",\"generation\":%" PRIu64
-         ",\"load_bytes\":%" PRIu64 ",\"tokens\":%zu,\"schema_version\":"
+         "{\"host_id\":\"%s\",\"pid\":%ld,\"address\":\"%s\","
+         "\"generation\":%" PRIu64 ",\"load_bytes\":%" PRIu64
+         ",\"tokens\":%zu,\"schema_version\":"
          "\"%s\",\"schema_agreement\":%s,\"serving\":%s,\"nodes\":%zu,"
          "\"state\":\"%s\"}",
-         ids, me ? me->address : "", me ? me->generation : 0, me ? me->load : 0,
-         me ? me->ntokens : 0, sv, s->schema_agreed ? "true" : "false",
-         s->serving ? "true" : "false", s->nnodes,
-         me ? state_word(me) : "starting");
+         ids, (long)getpid(), me ? me->address : "", me ? me->generation : 0,
+         me ? me->load : 0, me ? me->ntokens : 0, sv,
+         s->schema_agreed ? "true" : "false", s->serving ? "true" : "false",
+         s->nnodes, me ? state_word(me) : "starting");
 }
 
 static void render_gossip(const struct clsnap *s, struct out *j, struct out *t)

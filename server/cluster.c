@@ -57,6 +57,7 @@ struct cluster {
     size_t ntokens;
     uint64_t generation;
     int alone_ok; /* a seed or --new-cluster: may serve without contact */
+    int fresh;    /* first start: no ring file yet */
     int peers_dirty;
     int ticks;
     uint8_t schema_ver[GOSSIP_SCHEMA_LEN];
@@ -460,7 +461,8 @@ static void check_ready(struct cluster *c, int64_t now)
         log_waiting(c, now);
         return;
     }
-    gossip_set_status(c->g, GOSSIP_STATUS_NORMAL);
+    if (gossip_self(c->g)->status != GOSSIP_STATUS_NORMAL)
+        gossip_set_status(c->g, GOSSIP_STATUS_NORMAL);
     log_info("cluster", "joined the ring: status normal, %zu tokens%s",
              c->ntokens,
              gossip_contacted(c->g) ? "" : " (alone: no peer answered yet)");
@@ -499,6 +501,39 @@ static void shut(struct cluster *c)
     peer_close(c->peer);
 }
 
+/*
+ * pull_if_behind -- gossip reports a differing schema once, when it
+ * learns of it; a pull lost or held back by the rate limit would then
+ * never be retried. So every tick pulls from a live peer (a different one
+ * each tick) whose version still differs from ours.
+ */
+static void pull_if_behind(struct cluster *c, int64_t now)
+{
+    size_t n = gossip_count(c->g), k = 0, pick;
+    const struct gossip_endpoint *e;
+
+    for (size_t i = 0; i < n; i++) {
+        e = gossip_endpoint_at(c->g, i);
+        if (e->alive && !ring_host_id_eq(&e->id, &c->self) &&
+            memcmp(e->schema, c->schema_ver, GOSSIP_SCHEMA_LEN) != 0)
+            k++;
+    }
+    if (k == 0)
+        return;
+    pick = (size_t)c->ticks % k;
+    for (size_t i = 0; i < n; i++) {
+        e = gossip_endpoint_at(c->g, i);
+        if (!e->alive || ring_host_id_eq(&e->id, &c->self) ||
+            memcmp(e->schema, c->schema_ver, GOSSIP_SCHEMA_LEN) == 0)
+            continue;
+        if (pick-- == 0) {
+            clschema_maybe_pull(c->peer, &e->id, now, &c->last_pull_ms,
+                                CL_PULL_GAP_MS);
+            return;
+        }
+    }
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct cluster *c = t->data;
@@ -514,6 +549,7 @@ static void on_tick(uv_timer_t *t)
         refresh_load(c);
     gossip_tick(c->g, now, &c->rnd, &c->out);
     handle_out(c);
+    pull_if_behind(c, now);
     check_ready(c, now);
     if (c->peers_dirty && ring_save(c) == 0)
         c->peers_dirty = 0;
@@ -606,6 +642,7 @@ static int identity(struct cluster *c, FILE **fp)
 
     if (rc < 0)
         return rc;
+    c->fresh = fresh;
     if (fresh) {
         c->ntokens = c->cfg->num_tokens;
         rc = tokens_pick(&c->rnd, NULL, c->ntokens, c->tokens);
@@ -627,8 +664,11 @@ static int cl_open(struct cluster *c)
         rc = make_gossip(c, now_ms());
     if (rc == 0)
         rc = gossip_set_tokens(c->g, c->tokens, c->ntokens);
+    /* A new node joins; a restarted one keeps its ranges (NORMAL at once,
+     * as Cassandra does), so its peers see no ownership change. */
     if (rc == 0)
-        rc = gossip_set_status(c->g, GOSSIP_STATUS_JOINING);
+        rc = gossip_set_status(c->g, c->fresh ? GOSSIP_STATUS_JOINING
+                                              : GOSSIP_STATUS_NORMAL);
     if (rc == 0 && f)
         rc = ring_load_peers(c, f);
     if (f)

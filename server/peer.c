@@ -22,6 +22,7 @@
 
 #define PEER_BACKOFF_MIN_MS 100
 #define PEER_BACKOFF_MAX_MS 2000
+#define PEER_HELLO_MS       5000 /* connect + hello reply, or give up */
 
 /* One encoded frame waiting to be written, and who wants to know. */
 struct pmsg {
@@ -225,10 +226,18 @@ static void pdest_fail_all(struct pdest *d, int rc)
     }
 }
 
+static void pdest_broken(struct pdest *d, int rc, const char *why);
+
+/* on_retry -- the backoff is over, or a connection attempt took too long
+ * (a paused peer accepts in the kernel but never answers the hello). */
 static void on_retry(uv_timer_t *t)
 {
     struct pdest *d = t->data;
 
+    if (d->state == PS_CONNECTING || d->state == PS_HELLO) {
+        pdest_broken(d, CAIRN_EUNAVAILABLE, "no hello reply in time");
+        return;
+    }
     d->state = PS_IDLE;
     if (d->qhead)
         pdest_flush(d);
@@ -303,6 +312,7 @@ static void on_out_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     s->greeted = 1;
     d->state = PS_READY;
     d->backoff_ms = 0;
+    uv_timer_stop(&d->retry);
     pdest_flush(d);
 }
 
@@ -381,6 +391,7 @@ static void pdest_connect(struct pdest *d)
     }
     d->sock = s;
     d->state = PS_CONNECTING;
+    uv_timer_start(&d->retry, on_retry, PEER_HELLO_MS, 0);
     s->creq.data = s;
     if (uv_tcp_connect(&s->creq, &s->tcp, (struct sockaddr *)&sa,
                        on_connected) < 0) {

@@ -17,7 +17,8 @@
  * only answers the hello. An answer to a message goes back on the
  * answerer's own connection to the asker (peer_send to the `from` id the
  * handler got), matched by request_id. A lost connection is re-opened on
- * the next send, with a backoff (100 ms doubling to 2 s) after failures.
+ * the next send, with a backoff (100 ms doubling to 2 s) after failures;
+ * an attempt with no hello reply within 5 s (a paused peer) fails.
  *
  * Threads: the transport lives on one owner libuv loop (the cluster
  * loop). Handlers and completion callbacks run there. peer_send,

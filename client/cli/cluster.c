@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -114,6 +115,36 @@ static int layout_load(struct cli *g, const char *dir, struct layout *l)
             l->pid[idx] = pid;
     fclose(f);
     return CLI_OK;
+}
+
+/*
+ * layout_set_pid -- record node i's pid, re-reading the layout under a
+ * lock first: two subcommands may run at once (a test restarts two nodes
+ * in parallel), and neither may undo the other's pid.
+ */
+static int layout_set_pid(struct cli *g, struct layout *l, unsigned i, long pid)
+{
+    char lockp[PATH_MAX + 32];
+    struct layout cur;
+    int fd, rc;
+
+    snprintf(lockp, sizeof(lockp), "%s/cluster.lock", l->dir);
+    fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+        fprintf(g->err, "cairn: cannot lock %s: %s\n", lockp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return CLI_ERROR;
+    }
+    rc = layout_load(g, l->dir, &cur);
+    if (rc == CLI_OK) {
+        cur.pid[i] = pid;
+        rc = layout_save(g, &cur);
+        memcpy(l->pid, cur.pid, sizeof(l->pid));
+    }
+    l->pid[i] = pid;
+    close(fd);
+    return rc;
 }
 
 /* ---- processes ---- */
@@ -265,6 +296,24 @@ static size_t count_sub(const char *s, const char *sub)
 }
 
 /*
+ * is_our_node -- the node answering on `c` is process `pid`, not a
+ * stranger that holds the port (another test's leftover, say).
+ */
+static int is_our_node(cairn_client_t *c, long pid)
+{
+    cairn_result_t *r = NULL;
+    cairn_req_opts_t ro = {0, 2000};
+    char want[48];
+    int ok;
+
+    snprintf(want, sizeof(want), "\"pid\":%ld,", pid);
+    ok = cairn_admin(c, &ro, "info", NULL, &r) == 0 &&
+         strstr(cairn_result_admin_json(r), want) != NULL;
+    cairn_result_free(r);
+    return ok;
+}
+
+/*
  * node_sees_all -- 1 when node i answers status with `want` nodes, all
  * up and normal; 0 otherwise.
  */
@@ -284,6 +333,10 @@ static int node_sees_all(const struct layout *l, unsigned i, unsigned want)
     o.connect_timeout_ms = 1000;
     if (cairn_client_new(&o, &c) < 0)
         return 0;
+    if (!is_our_node(c, l->pid[i])) {
+        cairn_client_free(c);
+        return 0;
+    }
     if (cairn_admin(c, &ro, "status", NULL, &r) == 0) {
         const char *js = cairn_result_admin_json(r);
         ok = count_sub(js, "\"host_id\"") == want &&
@@ -474,8 +527,7 @@ static int sub_signal(struct cli *g, struct layout *l, unsigned i, int sig)
             fprintf(g->err, "cairn: node %u did not die\n", i);
             return CLI_ERROR;
         }
-        l->pid[i] = 0;
-        return layout_save(g, l);
+        return layout_set_pid(g, l, i, 0);
     }
     return CLI_OK;
 }
@@ -500,6 +552,7 @@ static int node_serving(const struct layout *l, unsigned i)
     ok = cairn_admin(c, &ro, "info", NULL, &r) == 0 &&
          strstr(cairn_result_admin_json(r), "\"serving\":true") != NULL;
     cairn_result_free(r);
+    ok = ok && is_our_node(c, l->pid[i]);
     cairn_client_free(c);
     return ok;
 }
@@ -507,6 +560,7 @@ static int node_serving(const struct layout *l, unsigned i)
 static int sub_restart(struct cli *g, struct layout *l, unsigned i)
 {
     int64_t end;
+    long pid;
 
     reap();
     if (alive(l->pid[i])) {
@@ -517,13 +571,12 @@ static int sub_restart(struct cli *g, struct layout *l, unsigned i)
             wait_gone(l->pid[i], 5000);
         }
     }
-    l->pid[i] = spawn(g, l, i);
-    if (l->pid[i] < 0) {
-        l->pid[i] = 0;
-        layout_save(g, l);
+    pid = spawn(g, l, i);
+    if (pid < 0) {
+        layout_set_pid(g, l, i, 0);
         return CLI_ERROR;
     }
-    if (layout_save(g, l) != CLI_OK)
+    if (layout_set_pid(g, l, i, pid) != CLI_OK)
         return CLI_ERROR;
     for (end = mono_ms() + CL_WAIT_MS; mono_ms() < end;) {
         reap();

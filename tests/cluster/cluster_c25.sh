@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# cluster_c25.sh CLI -- scenario C25 (ports 23500-23522): the same CREATE
+# cluster_c25.sh CLI -- scenario C25 (ports 23550-23572): the same CREATE
 # TABLE sent to nodes 1 and 2 at the same instant ends as one table with
 # one id on all three nodes once schemas agree; a drop and a re-create
 # give a new id everywhere; the schema survives a restart of every node.
 cli=$1
 dir=$(mktemp -d /tmp/cairn-cluster-c25-XXXXXX)
 . "$(dirname "$0")/lib.sh"
-P=23500
+P=23550
 
 "$cli" cluster start --nodes 3 --dir "$dir/c" --base-port $P >/dev/null \
     2>"$dir/err" || { fail "cluster start: $(cat "$dir/err")"; finish; }

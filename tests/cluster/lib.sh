@@ -7,9 +7,17 @@ set -uo pipefail
 failures=0
 extra_pids=""
 
+# A watchdog ends the script (running the cleanup below) before ctest's
+# own timeout would kill it with no chance to stop the servers.
+TEST_LIMIT_S=${TEST_LIMIT_S:-120}
+{ sleep "$TEST_LIMIT_S" && kill -TERM $$; } >/dev/null 2>&1 &
+watchdog=$!
+
 cleanup()
 {
     local p
+    pkill -P "$watchdog" 2>/dev/null
+    kill "$watchdog" 2>/dev/null
     if [ -f "$dir/c/cluster.layout" ]; then
         timeout 40 "$cli" cluster stop --dir "$dir/c" >/dev/null 2>&1
         for p in $(awk '/^node/ {print $6}' "$dir/c/cluster.layout"); do
@@ -29,7 +37,7 @@ cleanup()
     rm -rf "$dir"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+trap 'echo "FAIL: stopped by a signal (time limit ${TEST_LIMIT_S} s?)" >&2; exit 1' INT TERM HUP
 
 fail()
 {

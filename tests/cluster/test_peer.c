@@ -3,14 +3,21 @@
  * messages reach the handler of the host id they are sent to; a node on
  * an address where another host id was expected refuses the connection
  * and its handler never sees the message (C13); a closed port fails the
- * send; the snapshot publication hands out what was published last.
+ * send, and so does a peer that never answers the hello; the snapshot
+ * publication hands out what was published last.
  * Ports 23000..23009.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -174,6 +181,139 @@ static void test_unreachable_fails(void **st)
     finish(&loop, ps, 1);
 }
 
+/* B goes away and comes back on its port: A's sends fail meanwhile and
+ * reach B again once it is back (reconnect after backoff). */
+static void test_reconnect(void **st)
+{
+    uv_loop_t loop;
+    struct peer *ps[2];
+    struct ring_host_id b;
+    struct got gb = {0};
+    struct sent s = {0};
+    Cairn__PeerMessage m;
+    Cairn__SchemaPull sp;
+
+    (void)st;
+    uv_loop_init(&loop);
+    make(&loop, 0xaa, 23006, &ps[0]);
+    make(&loop, 0xbb, 23007, &ps[1]);
+    peer_on(ps[1], CAIRN__PEER_MESSAGE__BODY_SCHEMA_PULL, on_pull, &gb);
+    memset(b.b, 0xbb, 16);
+    peer_set_address(ps[0], &b, "127.0.0.1:23007");
+    pull_msg(&m, &sp, 1);
+    assert_int_equal(peer_send(ps[0], &b, &m, on_done, &s), 0);
+    run(&loop, &gb.n, 1);
+    peer_close(ps[1]);
+    for (int i = 0; i < 20; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    peer_free(ps[1]);
+    /* Sends while B is away end in a failure, never in silence. */
+    for (int k = 0; k < 3; k++) {
+        int before = s.n;
+        assert_int_equal(peer_send(ps[0], &b, &m, on_done, &s), 0);
+        run(&loop, &s.n, before + 1);
+    }
+    assert_int_equal(s.rc, CAIRN_EUNAVAILABLE);
+    make(&loop, 0xbb, 23007, &ps[1]);
+    peer_on(ps[1], CAIRN__PEER_MESSAGE__BODY_SCHEMA_PULL, on_pull, &gb);
+    /* Retry until one gets through (the backoff ends within 2 s). */
+    for (int k = 0; k < 200 && gb.n < 2; k++) {
+        int before = s.n;
+        assert_int_equal(peer_send(ps[0], &b, &m, on_done, &s), 0);
+        run(&loop, &s.n, before + 1);
+        for (int i = 0; i < 5; i++)
+            uv_run(&loop, UV_RUN_NOWAIT);
+        if (gb.n < 2)
+            usleep(20000);
+    }
+    assert_true(gb.n >= 2);
+    finish(&loop, ps, 2);
+}
+
+/* A peer that accepts in the kernel but never answers (SIGSTOPped, say):
+ * the send fails after the hello deadline instead of waiting forever. */
+static void test_silent_peer_fails(void **st)
+{
+    uv_loop_t loop;
+    struct peer *ps[1];
+    struct ring_host_id b;
+    struct sent s = {0};
+    Cairn__PeerMessage m;
+    Cairn__SchemaPull sp;
+    struct sockaddr_in sa;
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    (void)st;
+    assert_true(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(23008);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 8), 0); /* never accepted, never read */
+    uv_loop_init(&loop);
+    make(&loop, 0xaa, 23009, &ps[0]);
+    memset(b.b, 0xbb, 16);
+    peer_set_address(ps[0], &b, "127.0.0.1:23008");
+    pull_msg(&m, &sp, 1);
+    assert_int_equal(peer_send(ps[0], &b, &m, on_done, &s), 0);
+    while (s.n < 1)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(s.rc, CAIRN_EUNAVAILABLE);
+    close(fd);
+    finish(&loop, ps, 1);
+}
+
+struct hammer {
+    struct clsnap_pub *pub;
+    atomic_int *stop;
+    long got;
+};
+
+static void *hammer_run(void *arg)
+{
+    struct hammer *h = arg;
+
+    while (!atomic_load(h->stop)) {
+        struct clsnap *s = clsnap_get(h->pub);
+        if (s) {
+            h->got += (long)s->nnodes; /* read through the reference */
+            clsnap_put(s);
+        }
+    }
+    return NULL;
+}
+
+/* Readers on other threads while the owner publishes: no lock, no
+ * snapshot freed under a reader (ASan checks the last part). */
+static void test_snapshot_threads(void **st)
+{
+    struct clsnap_pub pub;
+    atomic_int stop = 0;
+    struct hammer h[3];
+    pthread_t t[3];
+
+    (void)st;
+    memset(&pub, 0, sizeof(pub));
+    for (int i = 0; i < 3; i++) {
+        h[i].pub = &pub;
+        h[i].stop = &stop;
+        h[i].got = 0;
+        assert_int_equal(pthread_create(&t[i], NULL, hammer_run, &h[i]), 0);
+    }
+    for (int k = 0; k < 20000; k++) {
+        struct clsnap *s = clsnap_new();
+        assert_non_null(s);
+        s->nnodes = 1;
+        clsnap_publish(&pub, s);
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    clsnap_retire(&pub);
+}
+
 static void test_snapshot_publication(void **st)
 {
     struct clsnap_pub pub;
@@ -204,6 +344,9 @@ int main(void)
         cmocka_unit_test(test_send_by_host_id),
         cmocka_unit_test(test_wrong_host_refused),
         cmocka_unit_test(test_unreachable_fails),
+        cmocka_unit_test(test_reconnect),
+        cmocka_unit_test(test_silent_peer_fails),
+        cmocka_unit_test(test_snapshot_threads),
         cmocka_unit_test(test_snapshot_publication),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
