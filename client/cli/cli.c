@@ -12,10 +12,7 @@
 #include "client/cli/cli.h"
 
 static const struct cli_cmd *const cmd_tables[] = {
-    cli_data_cmds,
-    cli_admin_cmds,
-    cli_cluster_cmds,
-    NULL,
+    cli_data_cmds, cli_impexp_cmds, cli_admin_cmds, cli_cluster_cmds, NULL,
 };
 
 static void print_usage(FILE *f)

@@ -46,6 +46,9 @@ struct cli_cmd {
 /* The data commands (data.c); ends with a zeroed entry. */
 extern const struct cli_cmd cli_data_cmds[];
 
+/* import and export (impexp.c); ends with a zeroed entry. */
+extern const struct cli_cmd cli_impexp_cmds[];
+
 /* The admin commands (admin.c): status, ring, info, ... */
 extern const struct cli_cmd cli_admin_cmds[];
 

@@ -8,6 +8,7 @@ CAIRN_DEBS=(
     libuv1-dev libprotobuf-c-dev protobuf-c-compiler liblz4-dev
     libxxhash-dev libcmocka-dev libyaml-dev libmicrohttpd-dev
     clang libclang-rt-14-dev clang-format procps
+    libjansson-dev jq
 )
 
 # cairn_missing_debs -- print the packages of CAIRN_DEBS not yet installed.
