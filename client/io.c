@@ -69,9 +69,12 @@ struct req {
     cairn_future_t *fut;
     int idempotent;
     int resends; /* resends left after a lost connection */
-    int writes;  /* uv_writes still pointing at frame */
-    int sent;    /* was written to a connection at least once */
-    int done;    /* future settled */
+    /* The host whose connection died under this request: its other
+     * connections are likely dying too, so the resend goes elsewhere. */
+    const void *avoid;
+    int writes; /* uv_writes still pointing at frame */
+    int sent;   /* was written to a connection at least once */
+    int done;   /* future settled */
 };
 
 enum cstate { CS_IDLE, CS_CONNECTING, CS_HANDSHAKE, CS_READY, CS_CLOSING };
@@ -259,18 +262,26 @@ static void fail_waitq(struct cairn_client *c, int code, const char *msg)
     }
 }
 
-/* The READY connection with the fewest requests in flight and room. */
-static struct conn *pick(struct cairn_client *c)
+/*
+ * The READY connection with the fewest requests in flight and room,
+ * preferring hosts other than `avoid` (NULL: any host).
+ */
+static struct conn *pick(struct cairn_client *c, const void *avoid)
 {
     struct conn *best = NULL;
+    int best_avoided = 1;
 
     for (size_t i = 0; i < c->nconns; i++) {
         struct conn *cn = &c->conns[(c->rr + i) % c->nconns];
+        int avoided = avoid != NULL && (const void *)cn->addr == avoid;
 
         if (cn->st != CS_READY || cn->inflight >= c->max_inflight)
             continue;
-        if (!best || cn->inflight < best->inflight)
+        if (!best || avoided < best_avoided ||
+            (avoided == best_avoided && cn->inflight < best->inflight)) {
             best = cn;
+            best_avoided = avoided;
+        }
     }
     c->rr++;
     return best;
@@ -330,7 +341,8 @@ static void dispatch(struct cairn_client *c)
         return;
     c->dispatching = 1;
     while (!list_empty(&c->waitq)) {
-        struct conn *cn = pick(c);
+        struct req *head = REQ_OF(c->waitq.next, q);
+        struct conn *cn = pick(c, head->avoid);
         struct req *r;
 
         if (!cn) {
@@ -405,6 +417,7 @@ static void conn_drain(struct conn *cn, int code, const char *msg)
 
             if (!c->stopping && r->idempotent && r->resends > 0) {
                 r->resends--;
+                r->avoid = cn->addr;
                 atomic_fetch_add(&c->n_resends, 1);
                 list_push(&c->waitq, &r->q, 1);
             } else {
