@@ -453,7 +453,8 @@ static void admin_repair(uv_work_t *w)
     if (repair_render(&rep, a->keyspace, rc, &j.b, &t.b) < 0)
         call_fail(c, -ENOMEM, "no memory for the repair report");
     else if (rc < 0)
-        call_fail(c, rc, (char *)t.b.data);
+        /* The report is the error's text; terminate it before use. */
+        call_fail(c, rc, buf_put_u8(&t.b, 0) == 0 ? (char *)t.b.data : NULL);
     else
         answer(c, &j, &t);
     buf_free(&j.b);

@@ -213,8 +213,12 @@ int coord_read_start(struct coord_read *r, const struct coord_read_params *p,
     rc = coord_cl_read_check(p->cl, p->rf, alive);
     if (rc == -EINVAL)
         return rc;
-    if (rc < 0)
+    if (rc < 0) {
+        /* Name the count that was needed in the Unavailable answer. */
+        int need = coord_cl_block_for(p->cl, p->rf);
+        r->required = need > 0 ? need : 0;
         return act_done(r, rc, 0, out);
+    }
     r->required = rc;
     r->snitch = p->snitch;
     r->slice_rows = p->repair_slice_rows;

@@ -103,8 +103,12 @@ int coord_write_start(struct coord_write *w, const struct coord_write_params *p,
     rc = coord_cl_write_check(p->cl, p->rf, npending, alive, p->hints);
     if (rc == -EINVAL)
         return rc;
-    if (rc < 0)
+    if (rc < 0) {
+        /* Name the count that was needed in the Unavailable answer. */
+        int need = coord_cl_block_for(p->cl, p->rf);
+        w->required = need > 0 ? need + npending : 0;
         return done(w, rc, 0, out);
+    }
     w->required = rc;
     rc = 0;
 

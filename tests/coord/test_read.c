@@ -223,6 +223,7 @@ static void test_all_unavailable(void **state)
     assert_int_equal(f.a.n, 1);
     assert_int_equal(f.a.v[0].kind, COORD_ACT_DONE);
     assert_int_equal(f.a.v[0].rc, CAIRN_EUNAVAILABLE);
+    assert_int_equal(f.a.v[0].required, 3); /* ALL at RF 3 */
     assert_true(coord_read_finished(&f.r));
     teardown_fx(&f);
     setup_fx(&f, COORD_CL_ANY);

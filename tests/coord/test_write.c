@@ -102,6 +102,8 @@ static void test_all_unavailable_fast(void **state)
     assert_non_null(d);
     assert_int_equal(d->rc, CAIRN_EUNAVAILABLE);
     assert_int_equal(d->unknown, 0);
+    /* ALL at RF 3 needs 3 answers; the error must say so, not 0. */
+    assert_int_equal(d->required, 3);
     assert_true(coord_write_finished(&f.w));
     coord_acts_free(&f.a);
 }
