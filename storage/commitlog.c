@@ -744,9 +744,10 @@ static int replay_records(struct replay *rp, const char *path, uint64_t id,
         if (!rp->quarantine)
             return err_set(CAIRN_ECORRUPT,
                            "commit log %s is damaged at offset %" PRIu64
-                           " and valid records follow; restore it, or set "
-                           "quarantine_corrupt_log to replay the rest and "
-                           "quarantine it",
+                           " and valid records follow; restore it, or "
+                           "start with --quarantine-corrupt-log (YAML "
+                           "commitlog_quarantine_corrupt: true) to replay "
+                           "the rest and quarantine it",
                            path, off);
         (*damaged)++;
         off = nxt;
