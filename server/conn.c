@@ -37,6 +37,12 @@
 #define CONN_PROTOCOL_VERSION 1
 #define CONN_MAX_BAD_FRAMES   8          /* undecodable frames before closing */
 #define CONN_OUT_LIMIT        (8u << 20) /* unwritten answer bytes: stop reading */
+/*
+ * A connection that has not completed its handshake this long after
+ * accept is closed: otherwise sockets that send nothing, or half a frame,
+ * hold max_connections slots forever and lock every client out.
+ */
+#define CONN_HANDSHAKE_NS (10LL * 1000000000)
 
 /* One write of several frames; freed with them when it completes. */
 struct conn_write {
@@ -383,6 +389,16 @@ void conn_sweep(struct conn *cn, int64_t now_ns)
 {
     char msg[200];
 
+    if (!cn->ready && !cn->closing &&
+        now_ns - cn->opened_ns > CONN_HANDSHAKE_NS) {
+        log_info("server",
+                 "closing connection peer=%s: no handshake within %lld s",
+                 cn->peer, CONN_HANDSHAKE_NS / 1000000000);
+        return conn_refuse(cn, CAIRN_EPROTO,
+                           "no handshake within 10 s; closing the "
+                           "connection");
+    }
+
     for (uint32_t i = 0; i < cn->ninflight; i++) {
         struct call *c = cn->inflight[i];
         if (c->timed_out || c->timeout_ns == 0 ||
@@ -571,6 +587,7 @@ void conn_accept(struct srv_loop *lp)
         return;
     }
     cn->lp = lp;
+    cn->opened_ns = clk_mono_ns(clk_system());
     frame_dec_init(&cn->dec, cfg->max_frame_bytes);
     uv_tcp_init(&lp->uv, &cn->tcp);
     cn->tcp.data = cn;

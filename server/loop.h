@@ -52,6 +52,8 @@ struct conn {
     struct srv_loop *lp;
     struct frame_dec dec;
     int ready;              /* handshake done */
+    int64_t opened_ns;      /* accept time (monotonic), for the handshake
+                               deadline */
     int reading;            /* uv_read_start in effect */
     int closing;            /* no more input; close once answers are out */
     int eof;                /* the client half-closed: finish its frames */
