@@ -197,11 +197,38 @@ static int check_params(const struct coord_read_params *p)
     return 0;
 }
 
+/* query_begin -- ask the first `required` replicas of `order`, arm the
+ * deadline and the speculative timer. */
+static int query_begin(struct coord_read *r, int64_t now_ns,
+                       struct coord_acts *out)
+{
+    int64_t spec;
+    int rc = 0;
+
+    r->phase = COORD_READ_QUERY;
+    for (int i = 0; !rc && i < r->required; i++)
+        rc = send_read(r, &r->q[r->nq++], r->order[i], i > 0, &r->query, now_ns,
+                       out);
+    r->next_spare = r->required;
+    if (!rc)
+        rc = act_timer(r->deadline_ns, out);
+    spec = coord_snitch_p99_ns(r->snitch, r->order[0]);
+    if (spec < 0)
+        spec = r->spec_default_ns;
+    r->spec_armed = 0;
+    if (!rc && r->spec_default_ns >= 0 && r->next_spare < r->norder &&
+        now_ns + spec < r->deadline_ns) {
+        r->spec_at_ns = now_ns + spec;
+        r->spec_armed = 1;
+        rc = act_timer(r->spec_at_ns, out);
+    }
+    return rc;
+}
+
 int coord_read_start(struct coord_read *r, const struct coord_read_params *p,
                      int64_t now_ns, struct coord_acts *out)
 {
     int alive = 0, rc;
-    int64_t spec;
 
     memset(r, 0, sizeof(*r));
     coord_part_init(&r->answer);
@@ -220,28 +247,63 @@ int coord_read_start(struct coord_read *r, const struct coord_read_params *p,
     r->slice_rows = p->repair_slice_rows;
     r->read_repair = p->read_repair;
     r->deadline_ns = now_ns + p->timeout_ns;
+    r->spec_default_ns = p->spec_default_ns;
     if (copy_query(r, &p->query))
         return -ENOMEM;
     order_replicas(r, p);
+    return query_begin(r, now_ns, out);
+}
 
-    for (int i = 0; i < r->required; i++) {
-        rc = send_read(r, &r->q[r->nq++], r->order[i], i > 0, &r->query, now_ns,
-                       out);
-        if (rc)
-            return rc;
-    }
-    r->next_spare = r->required;
-    rc = act_timer(r->deadline_ns, out);
-    spec = coord_snitch_p99_ns(r->snitch, r->order[0]);
-    if (spec < 0)
-        spec = p->spec_default_ns;
-    if (!rc && p->spec_default_ns >= 0 && r->next_spare < r->norder &&
-        now_ns + spec < r->deadline_ns) {
-        r->spec_at_ns = now_ns + spec;
-        r->spec_armed = 1;
-        rc = act_timer(r->spec_at_ns, out);
-    }
-    return rc;
+/* mark_failed -- `replica` is not asked again by this read. */
+static void mark_failed(struct coord_read *r, int replica)
+{
+    for (int i = 0; i < r->nfailed; i++)
+        if (r->failed[i] == replica)
+            return;
+    if (r->nfailed < COORD_MAX_TARGETS)
+        r->failed[r->nfailed++] = replica;
+}
+
+static int is_failed(const struct coord_read *r, int replica)
+{
+    for (int i = 0; i < r->nfailed; i++)
+        if (r->failed[i] == replica)
+            return 1;
+    return 0;
+}
+
+/*
+ * restart -- a participant of the slice rounds failed: forget every
+ * request and the answer so far, and read again from the query phase
+ * among the replicas that have not failed; or end with `rc` when too
+ * few remain. Late answers to the forgotten requests carry tags no
+ * longer known, so they are ignored.
+ */
+static int restart(struct coord_read *r, int rc, int acked, int64_t now_ns,
+                   struct coord_acts *out)
+{
+    int n = 0;
+
+    for (int i = 0; i < r->norder; i++)
+        if (!is_failed(r, r->order[i]))
+            r->order[n++] = r->order[i];
+    r->norder = n;
+    if (n < r->required)
+        return act_done(r, rc, acked, out);
+    reqs_free(r->q, r->nq);
+    reqs_free(r->s, r->ns);
+    reqs_free(r->w, r->nw);
+    r->nq = r->ns = r->nw = 0;
+    coord_part_free(&r->answer);
+    coord_part_init(&r->answer);
+    r->answer_rows = 0;
+    r->answer_full = r->answer_more = 0;
+    mem_free(r->cursor);
+    r->cursor = NULL;
+    r->cursor_n = 0;
+    r->has_cursor = 0;
+    r->last_slice = 0;
+    return query_begin(r, now_ns, out);
 }
 
 /* ---- slices ---- */
@@ -521,6 +583,7 @@ static int query_reply(struct coord_read *r, struct coord_req *q, int rc,
         /* Every replica would refuse the same way: no point waiting. */
         if (rc == CAIRN_ETOOBIG)
             return act_done(r, rc, 0, out);
+        mark_failed(r, q->replica);
         return query_progress(r, rc, now_ns, out);
     }
     q->state = COORD_T_ACKED;
@@ -546,8 +609,13 @@ static int slice_reply(struct coord_read *r, struct coord_req *q, int rc,
 {
     int ndata;
 
-    if (rc)
-        return act_done(r, rc, count_ok(r->s, r->ns, &ndata), out);
+    if (rc) {
+        q->state = COORD_T_FAILED;
+        if (rc == CAIRN_ETOOBIG)
+            return act_done(r, rc, count_ok(r->s, r->ns, &ndata), out);
+        mark_failed(r, q->replica);
+        return restart(r, rc, count_ok(r->s, r->ns, &ndata), now_ns, out);
+    }
     if (!data)
         return err_set(-EINVAL, "slice reply without data");
     if (coord_resolve_merge(&data, 1, &q->data))
@@ -566,8 +634,10 @@ static int repair_reply(struct coord_read *r, struct coord_req *w, int rc,
     int ndata;
 
     w->state = rc ? COORD_T_FAILED : COORD_T_ACKED;
-    if (rc)
-        return act_done(r, rc, count_ok(r->w, r->nw, &ndata), out);
+    if (rc) {
+        mark_failed(r, w->replica);
+        return restart(r, rc, count_ok(r->w, r->nw, &ndata), now_ns, out);
+    }
     if (count_sent(r->w, r->nw) == 0)
         return next_round(r, now_ns, out);
     return 0;
@@ -586,6 +656,8 @@ int coord_read_on_reply(struct coord_read *r, uint32_t tag, int rc,
                             (now_ns - q->sent_ns) / 1000);
         if (r->phase != COORD_READ_QUERY) {
             q->state = rc ? COORD_T_FAILED : COORD_T_ACKED;
+            if (rc)
+                mark_failed(r, q->replica);
             return 0; /* a speculative answer after the decision */
         }
         return query_reply(r, q, rc, data, digest, more, now_ns, out);
@@ -606,6 +678,24 @@ late:
     else if ((q = find(r->w, r->nw, tag)) && q->state == COORD_T_SENT)
         q->state = rc ? COORD_T_FAILED : COORD_T_ACKED;
     return 0;
+}
+
+static int outstanding(const struct coord_req *v, int n, int replica,
+                       uint32_t *tags, int max, int got)
+{
+    for (int i = 0; i < n && got < max; i++)
+        if (v[i].state == COORD_T_SENT && v[i].replica == replica)
+            tags[got++] = v[i].tag;
+    return got;
+}
+
+int coord_read_outstanding(const struct coord_read *r, int replica,
+                           uint32_t *tags, int max)
+{
+    int got = outstanding(r->q, r->nq, replica, tags, max, 0);
+
+    got = outstanding(r->s, r->ns, replica, tags, max, got);
+    return outstanding(r->w, r->nw, replica, tags, max, got);
 }
 
 static void expire(struct coord_req *v, int n)
