@@ -254,22 +254,31 @@ int coord_read_start(struct coord_read *r, const struct coord_read_params *p,
     return query_begin(r, now_ns, out);
 }
 
-/* mark_failed -- `replica` is not asked again by this read. */
-static void mark_failed(struct coord_read *r, int replica)
+static int in_set(const int *v, int n, int replica)
 {
-    for (int i = 0; i < r->nfailed; i++)
-        if (r->failed[i] == replica)
-            return;
-    if (r->nfailed < COORD_MAX_TARGETS)
-        r->failed[r->nfailed++] = replica;
+    for (int i = 0; i < n; i++)
+        if (v[i] == replica)
+            return 1;
+    return 0;
 }
 
 static int is_failed(const struct coord_read *r, int replica)
 {
-    for (int i = 0; i < r->nfailed; i++)
-        if (r->failed[i] == replica)
-            return 1;
-    return 0;
+    return in_set(r->failed, r->nfailed, replica);
+}
+
+/* mark_failed -- `replica` is not asked again by this read. */
+static void mark_failed(struct coord_read *r, int replica)
+{
+    if (!is_failed(r, replica) && r->nfailed < COORD_MAX_TARGETS)
+        r->failed[r->nfailed++] = replica;
+}
+
+/* mark_slow -- `replica` goes last: asked only if others fail. */
+static void mark_slow(struct coord_read *r, int replica)
+{
+    if (!in_set(r->slow, r->nslow, replica) && r->nslow < COORD_MAX_TARGETS)
+        r->slow[r->nslow++] = replica;
 }
 
 /*
@@ -282,11 +291,15 @@ static int is_failed(const struct coord_read *r, int replica)
 static int restart(struct coord_read *r, int rc, int acked, int64_t now_ns,
                    struct coord_acts *out)
 {
-    int n = 0;
+    int n = 0, old[COORD_MAX_TARGETS], nold = r->norder;
 
-    for (int i = 0; i < r->norder; i++)
-        if (!is_failed(r, r->order[i]))
-            r->order[n++] = r->order[i];
+    /* Failed replicas go; slow ones move behind the others. */
+    memcpy(old, r->order, sizeof(old));
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < nold; i++)
+            if (!is_failed(r, old[i]) &&
+                in_set(r->slow, r->nslow, old[i]) == pass)
+                r->order[n++] = old[i];
     r->norder = n;
     if (n < r->required)
         return act_done(r, rc, acked, out);
@@ -307,6 +320,24 @@ static int restart(struct coord_read *r, int rc, int acked, int64_t now_ns,
 }
 
 /* ---- slices ---- */
+
+/*
+ * arm_round -- a slice or repair round began: past the speculative
+ * delay, a participant still silent is replaced (see round_spec), so no
+ * round waits on one silent replica longer than that.
+ */
+static int arm_round(struct coord_read *r, int64_t now_ns,
+                     struct coord_acts *out)
+{
+    int64_t spec = r->spec_default_ns;
+
+    r->spec_armed = 0;
+    if (spec < 0 || now_ns + spec >= r->deadline_ns)
+        return 0;
+    r->spec_at_ns = now_ns + spec;
+    r->spec_armed = 1;
+    return act_timer(r->spec_at_ns, out);
+}
 
 static int start_slice(struct coord_read *r, int64_t now_ns,
                        struct coord_acts *out)
@@ -333,7 +364,7 @@ static int start_slice(struct coord_read *r, int64_t now_ns,
         if (old[i].state == COORD_T_ACKED)
             rc = send_read(r, &r->s[r->ns++], old[i].replica, 0, &rd, now_ns,
                            out);
-    return rc;
+    return rc ? rc : arm_round(r, now_ns, out);
 }
 
 /* slice_bound -- where every participant's reply is complete. */
@@ -497,7 +528,7 @@ static int slice_done(struct coord_read *r, int64_t now_ns,
     r->last_slice = !more;
     if (r->nw) {
         r->phase = COORD_READ_REPAIR;
-        return 0;
+        return arm_round(r, now_ns, out);
     }
     return next_round(r, now_ns, out);
 }
@@ -705,6 +736,35 @@ static void expire(struct coord_req *v, int n)
             v[i].state = COORD_T_TIMEDOUT;
 }
 
+/*
+ * round_spec -- the speculative delay of a slice or repair round is
+ * over: when replicas outside the silent participants still make a
+ * quorum, drop the silent ones and start over; else keep waiting.
+ */
+static int round_spec(struct coord_read *r, int64_t now_ns,
+                      struct coord_acts *out)
+{
+    struct coord_req *v = r->phase == COORD_READ_SLICE ? r->s : r->w;
+    int n = r->phase == COORD_READ_SLICE ? r->ns : r->nw;
+    int silent = 0, usable = 0, ndata;
+
+    for (int i = 0; i < n; i++)
+        silent += v[i].state == COORD_T_SENT;
+    for (int i = 0; i < r->norder; i++) {
+        int bad =
+            is_failed(r, r->order[i]) || in_set(r->slow, r->nslow, r->order[i]);
+        for (int j = 0; j < n && !bad; j++)
+            bad = v[j].state == COORD_T_SENT && v[j].replica == r->order[i];
+        usable += !bad;
+    }
+    if (!silent || usable < r->required)
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (v[i].state == COORD_T_SENT)
+            mark_slow(r, v[i].replica);
+    return restart(r, CAIRN_ETIMEOUT, count_ok(v, n, &ndata), now_ns, out);
+}
+
 int coord_read_on_timer(struct coord_read *r, int64_t now_ns,
                         struct coord_acts *out)
 {
@@ -727,10 +787,11 @@ int coord_read_on_timer(struct coord_read *r, int64_t now_ns,
         expire(r->w, r->nw);
         return act_done(r, CAIRN_ETIMEOUT, acked, out);
     }
-    if (r->phase != COORD_READ_QUERY || !r->spec_armed ||
-        now_ns < r->spec_at_ns)
+    if (!r->spec_armed || now_ns < r->spec_at_ns)
         return 0;
     r->spec_armed = 0;
+    if (r->phase != COORD_READ_QUERY)
+        return round_spec(r, now_ns, out);
     if (count_sent(r->q, r->nq) == 0)
         return 0;
     return query_retry(r, now_ns, out, &sent);

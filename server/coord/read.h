@@ -23,7 +23,10 @@
  * never asked again by this read: in the query phase a spare replaces
  * it; once slices started, the read starts over from the query phase
  * without it, as long as enough replicas remain (repairs already
- * written stay: they only add data every replica should have). Every
+ * written stay: they only add data every replica should have). A
+ * participant of a slice or repair round still silent after the
+ * speculative delay is dropped the same way when the others still make
+ * a quorum, but stays a last resort should another replica fail. Every
  * request ends by its
  * deadline: CAIRN_ETIMEOUT with how many answered out of how many were
  * needed. A replica error that every replica would give (CAIRN_ETOOBIG:
@@ -116,6 +119,8 @@ struct coord_read {
     int64_t spec_default_ns;
     int failed[COORD_MAX_TARGETS]; /* replicas that failed this read */
     int nfailed;
+    int slow[COORD_MAX_TARGETS]; /* replicas dropped for silence */
+    int nslow;
     struct coord_snitch *snitch;
     struct storage_read query; /* bytes in `qmem` */
     void *qmem;
