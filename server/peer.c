@@ -91,6 +91,8 @@ struct peer {
         peer_handler_fn fn;
         void *arg;
     } h[PEER_MAX_BODY];
+    peer_lost_fn lost; /* under `lock` */
+    void *lost_arg;
 };
 
 static void psock_close(struct psock *s);
@@ -243,6 +245,24 @@ static void on_retry(uv_timer_t *t)
         pdest_flush(d);
 }
 
+/* notify_lost -- tell the owner that what went out on a working
+ * connection to `d` will never be answered on it. */
+static void notify_lost(struct pdest *d)
+{
+    struct peer *p = d->p;
+    peer_lost_fn fn;
+    void *arg;
+
+    if (!d->has_id)
+        return;
+    uv_mutex_lock(&p->lock);
+    fn = p->lost;
+    arg = p->lost_arg;
+    uv_mutex_unlock(&p->lock);
+    if (fn)
+        fn(p, &d->id, arg);
+}
+
 /* pdest_broken -- the connection failed or was lost: back off. */
 static void pdest_broken(struct pdest *d, int rc, const char *why)
 {
@@ -262,6 +282,7 @@ static void pdest_broken(struct pdest *d, int rc, const char *why)
         return;
     }
     d->state = PS_IDLE; /* a working connection went away: retry at once */
+    notify_lost(d);
     if (d->qhead)
         pdest_flush(d);
 }
@@ -761,6 +782,14 @@ void peer_on(struct peer *p, int body_case, peer_handler_fn fn, void *arg)
     uv_mutex_lock(&p->lock);
     p->h[body_case].fn = fn;
     p->h[body_case].arg = arg;
+    uv_mutex_unlock(&p->lock);
+}
+
+void peer_on_lost(struct peer *p, peer_lost_fn fn, void *arg)
+{
+    uv_mutex_lock(&p->lock);
+    p->lost = fn;
+    p->lost_arg = arg;
     uv_mutex_unlock(&p->lock);
 }
 

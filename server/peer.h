@@ -83,6 +83,22 @@ int peer_start(uv_loop_t *loop, const struct peer_config *c, struct peer **out);
 void peer_on(struct peer *p, int body_case, peer_handler_fn fn, void *arg);
 
 /*
+ * Called on the owner loop when a working connection to host `id` is
+ * lost (closed by the peer, a read or write error): whatever was sent on
+ * it and not yet answered will never be answered from that connection,
+ * so a caller waiting for answers should count them as failed now
+ * rather than at its deadline. Later sends re-open the connection.
+ */
+typedef void (*peer_lost_fn)(struct peer *p, const struct ring_host_id *id,
+                             void *arg);
+
+/*
+ * peer_on_lost -- call `fn(arg)` each time a working connection is lost;
+ * replaces an earlier one, NULL removes it. Any thread.
+ */
+void peer_on_lost(struct peer *p, peer_lost_fn fn, void *arg);
+
+/*
  * peer_set_address -- host `id` is now reached at `addr` ("host:port" of
  * its peer port). A changed address closes the old connection. Owner loop.
  */

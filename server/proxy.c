@@ -53,6 +53,7 @@ enum px_kind {
     PXI_MSG,       /* a packed PeerMessage from `from` */
     PXI_SEND_FAIL, /* a request to a replica could not be sent */
     PXI_HINT_DONE, /* a hint of op `req` for `replica` is durable (rc) */
+    PXI_PEER_LOST, /* the connection to host `from` was lost */
 };
 
 struct px_item {
@@ -76,6 +77,8 @@ struct px_op {
     int is_read;
     struct call *call;
     uv_timer_t timer;
+    int64_t timer_at; /* when `timer` fires, 0: not armed */
+    int64_t last_at;  /* the latest time the machine asked for */
     int answered;
     uint64_t admitted; /* request bytes taken from the proxy's admission */
     int has_admit;     /* admission was granted: give it back once */
@@ -525,11 +528,22 @@ static void px_store_hint(struct px_op *o, const struct coord_act *a)
     }
 }
 
+/*
+ * px_arm -- the machine wants a timer call at `at_ns`. One uv timer per
+ * operation serves every request: it is set to the earliest time asked
+ * for, and px_on_timer sets it again for the latest (the deadline), so
+ * a speculative timer never hides the deadline.
+ */
 static void px_arm(struct px_op *o, int64_t at_ns)
 {
     int64_t wait = at_ns - px_now();
     uint64_t ms = wait > 0 ? (uint64_t)((wait + 999999) / 1000000) : 0;
 
+    if (at_ns > o->last_at)
+        o->last_at = at_ns;
+    if (o->timer_at && o->timer_at <= at_ns)
+        return;
+    o->timer_at = at_ns;
     uv_timer_start(&o->timer, px_on_timer, ms, 0);
 }
 
@@ -586,9 +600,16 @@ static void px_step(struct px_op *o, int rc)
 static void px_on_timer(uv_timer_t *t)
 {
     struct px_op *o = t->data;
-    int rc = o->is_read ? coord_read_on_timer(&o->r, px_now(), &o->acts)
-                        : coord_write_on_timer(&o->w, px_now(), &o->acts);
+    int64_t now = px_now();
+    int rc;
 
+    o->timer_at = 0;
+    rc = o->is_read ? coord_read_on_timer(&o->r, now, &o->acts)
+                    : coord_write_on_timer(&o->w, now, &o->acts);
+    if (!rc && o->last_at > now) {
+        struct coord_act a = {.kind = COORD_ACT_TIMER, .at_ns = o->last_at};
+        rc = coord_acts_push(&o->acts, &a);
+    }
     px_step(o, rc);
 }
 
@@ -872,6 +893,53 @@ static void px_reply(struct proxy *p, uint64_t req, int rc,
     px_step(o, rc);
 }
 
+/*
+ * px_peer_lost -- what went to host `id` on a connection now lost will
+ * never be answered: fail every such request of every operation at
+ * once, so reads go to a spare replica and writes count the miss and
+ * hint it, instead of waiting for their deadline.
+ */
+static void px_peer_lost(struct proxy *p, const struct ring_host_id *id)
+{
+    uint32_t tags[3 * COORD_MAX_TARGETS];
+    uint64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    int h = -1, k;
+
+    for (int i = 0; i < p->nhosts; i++)
+        if (ring_host_id_eq(&p->hosts[i], id))
+            h = i;
+    if (h < 0 || ring_host_id_eq(id, &p->self))
+        return;
+    /* Operation ids first: failing a request may free its operation. */
+    for (size_t b = 0; b < PX_TAB; b++) {
+        for (struct px_op *o = p->tab[b]; o; o = o->next) {
+            if (n == cap) {
+                uint64_t *v = mem_realloc(MEM_SERVER, ids,
+                                          (cap ? cap * 2 : 64) * sizeof(*v));
+                if (!v)
+                    break; /* the rest still end at their deadline */
+                ids = v;
+                cap = cap ? cap * 2 : 64;
+            }
+            ids[n++] = o->id;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct px_op *o = px_op_find(p, ids[i]);
+        if (!o)
+            continue;
+        k = o->is_read
+                ? coord_read_outstanding(&o->r, h, tags, 3 * COORD_MAX_TARGETS)
+                : coord_write_outstanding(&o->w, h, tags,
+                                          3 * COORD_MAX_TARGETS);
+        for (int j = 0; j < k; j++)
+            px_reply(p, (ids[i] << 32) | tags[j], CAIRN_EUNAVAILABLE, NULL, 0,
+                     0);
+    }
+    mem_free(ids);
+}
+
 static void px_read_resp(struct proxy *p, const Cairn__PeerMessage *m)
 {
     const Cairn__ReadResp *r = m->read_resp;
@@ -1092,6 +1160,9 @@ static void px_item_run(struct proxy *p, struct px_item *it)
     case PXI_HINT_DONE:
         px_hint_item(p, it);
         break;
+    case PXI_PEER_LOST:
+        px_peer_lost(p, &it->from);
+        break;
     }
     mem_free(it->bytes);
     mem_free(it);
@@ -1273,6 +1344,19 @@ static void px_on_peer(struct peer *pe, const struct ring_host_id *from,
     px_post_msg(arg, from, m);
 }
 
+/* px_on_lost -- on the cluster loop: hand the loss to the proxy loop. */
+static void px_on_lost(struct peer *pe, const struct ring_host_id *id,
+                       void *arg)
+{
+    struct px_item *it = px_item(PXI_PEER_LOST);
+
+    (void)pe;
+    if (!it)
+        return; /* the requests still end at their deadlines */
+    it->from = *id;
+    px_push(arg, it);
+}
+
 static const int px_bodies[] = {
     CAIRN__PEER_MESSAGE__BODY_MUTATION_REQ,
     CAIRN__PEER_MESSAGE__BODY_MUTATION_ACK,
@@ -1337,6 +1421,7 @@ int proxy_start(const struct config *cfg, struct node *node, struct cluster *cl,
     }
     for (size_t i = 0; i < PX_NBODIES; i++)
         peer_on(p->peer, px_bodies[i], px_on_peer, p);
+    peer_on_lost(p->peer, px_on_lost, p);
     *out = p;
     return 0;
 }
@@ -1394,6 +1479,7 @@ void proxy_stop(struct proxy *p)
         return;
     for (size_t i = 0; i < PX_NBODIES; i++)
         peer_on(p->peer, px_bodies[i], NULL, NULL);
+    peer_on_lost(p->peer, NULL, NULL);
     uv_mutex_lock(&p->mu);
     p->stop = 1;
     uv_cond_broadcast(&p->cv);

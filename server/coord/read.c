@@ -197,11 +197,38 @@ static int check_params(const struct coord_read_params *p)
     return 0;
 }
 
+/* query_begin -- ask the first `required` replicas of `order`, arm the
+ * deadline and the speculative timer. */
+static int query_begin(struct coord_read *r, int64_t now_ns,
+                       struct coord_acts *out)
+{
+    int64_t spec;
+    int rc = 0;
+
+    r->phase = COORD_READ_QUERY;
+    for (int i = 0; !rc && i < r->required; i++)
+        rc = send_read(r, &r->q[r->nq++], r->order[i], i > 0, &r->query, now_ns,
+                       out);
+    r->next_spare = r->required;
+    if (!rc)
+        rc = act_timer(r->deadline_ns, out);
+    spec = coord_snitch_p99_ns(r->snitch, r->order[0]);
+    if (spec < 0)
+        spec = r->spec_default_ns;
+    r->spec_armed = 0;
+    if (!rc && r->spec_default_ns >= 0 && r->next_spare < r->norder &&
+        now_ns + spec < r->deadline_ns) {
+        r->spec_at_ns = now_ns + spec;
+        r->spec_armed = 1;
+        rc = act_timer(r->spec_at_ns, out);
+    }
+    return rc;
+}
+
 int coord_read_start(struct coord_read *r, const struct coord_read_params *p,
                      int64_t now_ns, struct coord_acts *out)
 {
     int alive = 0, rc;
-    int64_t spec;
 
     memset(r, 0, sizeof(*r));
     coord_part_init(&r->answer);
@@ -224,31 +251,97 @@ int coord_read_start(struct coord_read *r, const struct coord_read_params *p,
     r->slice_rows = p->repair_slice_rows;
     r->read_repair = p->read_repair;
     r->deadline_ns = now_ns + p->timeout_ns;
+    r->spec_default_ns = p->spec_default_ns;
     if (copy_query(r, &p->query))
         return -ENOMEM;
     order_replicas(r, p);
+    return query_begin(r, now_ns, out);
+}
 
-    for (int i = 0; i < r->required; i++) {
-        rc = send_read(r, &r->q[r->nq++], r->order[i], i > 0, &r->query, now_ns,
-                       out);
-        if (rc)
-            return rc;
-    }
-    r->next_spare = r->required;
-    rc = act_timer(r->deadline_ns, out);
-    spec = coord_snitch_p99_ns(r->snitch, r->order[0]);
-    if (spec < 0)
-        spec = p->spec_default_ns;
-    if (!rc && p->spec_default_ns >= 0 && r->next_spare < r->norder &&
-        now_ns + spec < r->deadline_ns) {
-        r->spec_at_ns = now_ns + spec;
-        r->spec_armed = 1;
-        rc = act_timer(r->spec_at_ns, out);
-    }
-    return rc;
+static int in_set(const int *v, int n, int replica)
+{
+    for (int i = 0; i < n; i++)
+        if (v[i] == replica)
+            return 1;
+    return 0;
+}
+
+static int is_failed(const struct coord_read *r, int replica)
+{
+    return in_set(r->failed, r->nfailed, replica);
+}
+
+/* mark_failed -- `replica` is not asked again by this read. */
+static void mark_failed(struct coord_read *r, int replica)
+{
+    if (!is_failed(r, replica) && r->nfailed < COORD_MAX_TARGETS)
+        r->failed[r->nfailed++] = replica;
+}
+
+/* mark_slow -- `replica` goes last: asked only if others fail. */
+static void mark_slow(struct coord_read *r, int replica)
+{
+    if (!in_set(r->slow, r->nslow, replica) && r->nslow < COORD_MAX_TARGETS)
+        r->slow[r->nslow++] = replica;
+}
+
+/*
+ * restart -- a participant of the slice rounds failed: forget every
+ * request and the answer so far, and read again from the query phase
+ * among the replicas that have not failed; or end with `rc` when too
+ * few remain. Late answers to the forgotten requests carry tags no
+ * longer known, so they are ignored.
+ */
+static int restart(struct coord_read *r, int rc, int acked, int64_t now_ns,
+                   struct coord_acts *out)
+{
+    int n = 0, old[COORD_MAX_TARGETS], nold = r->norder;
+
+    /* Failed replicas go; slow ones move behind the others. */
+    memcpy(old, r->order, sizeof(old));
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < nold; i++)
+            if (!is_failed(r, old[i]) &&
+                in_set(r->slow, r->nslow, old[i]) == pass)
+                r->order[n++] = old[i];
+    r->norder = n;
+    if (n < r->required)
+        return act_done(r, rc, acked, out);
+    reqs_free(r->q, r->nq);
+    reqs_free(r->s, r->ns);
+    reqs_free(r->w, r->nw);
+    r->nq = r->ns = r->nw = 0;
+    coord_part_free(&r->answer);
+    coord_part_init(&r->answer);
+    r->answer_rows = 0;
+    r->answer_full = r->answer_more = 0;
+    mem_free(r->cursor);
+    r->cursor = NULL;
+    r->cursor_n = 0;
+    r->has_cursor = 0;
+    r->last_slice = 0;
+    return query_begin(r, now_ns, out);
 }
 
 /* ---- slices ---- */
+
+/*
+ * arm_round -- a slice or repair round began: past the speculative
+ * delay, a participant still silent is replaced (see round_spec), so no
+ * round waits on one silent replica longer than that.
+ */
+static int arm_round(struct coord_read *r, int64_t now_ns,
+                     struct coord_acts *out)
+{
+    int64_t spec = r->spec_default_ns;
+
+    r->spec_armed = 0;
+    if (spec < 0 || now_ns + spec >= r->deadline_ns)
+        return 0;
+    r->spec_at_ns = now_ns + spec;
+    r->spec_armed = 1;
+    return act_timer(r->spec_at_ns, out);
+}
 
 static int start_slice(struct coord_read *r, int64_t now_ns,
                        struct coord_acts *out)
@@ -275,7 +368,7 @@ static int start_slice(struct coord_read *r, int64_t now_ns,
         if (old[i].state == COORD_T_ACKED)
             rc = send_read(r, &r->s[r->ns++], old[i].replica, 0, &rd, now_ns,
                            out);
-    return rc;
+    return rc ? rc : arm_round(r, now_ns, out);
 }
 
 /* slice_bound -- where every participant's reply is complete. */
@@ -439,7 +532,7 @@ static int slice_done(struct coord_read *r, int64_t now_ns,
     r->last_slice = !more;
     if (r->nw) {
         r->phase = COORD_READ_REPAIR;
-        return 0;
+        return arm_round(r, now_ns, out);
     }
     return next_round(r, now_ns, out);
 }
@@ -525,6 +618,7 @@ static int query_reply(struct coord_read *r, struct coord_req *q, int rc,
         /* Every replica would refuse the same way: no point waiting. */
         if (rc == CAIRN_ETOOBIG)
             return act_done(r, rc, 0, out);
+        mark_failed(r, q->replica);
         return query_progress(r, rc, now_ns, out);
     }
     q->state = COORD_T_ACKED;
@@ -550,8 +644,13 @@ static int slice_reply(struct coord_read *r, struct coord_req *q, int rc,
 {
     int ndata;
 
-    if (rc)
-        return act_done(r, rc, count_ok(r->s, r->ns, &ndata), out);
+    if (rc) {
+        q->state = COORD_T_FAILED;
+        if (rc == CAIRN_ETOOBIG)
+            return act_done(r, rc, count_ok(r->s, r->ns, &ndata), out);
+        mark_failed(r, q->replica);
+        return restart(r, rc, count_ok(r->s, r->ns, &ndata), now_ns, out);
+    }
     if (!data)
         return err_set(-EINVAL, "slice reply without data");
     if (coord_resolve_merge(&data, 1, &q->data))
@@ -570,8 +669,10 @@ static int repair_reply(struct coord_read *r, struct coord_req *w, int rc,
     int ndata;
 
     w->state = rc ? COORD_T_FAILED : COORD_T_ACKED;
-    if (rc)
-        return act_done(r, rc, count_ok(r->w, r->nw, &ndata), out);
+    if (rc) {
+        mark_failed(r, w->replica);
+        return restart(r, rc, count_ok(r->w, r->nw, &ndata), now_ns, out);
+    }
     if (count_sent(r->w, r->nw) == 0)
         return next_round(r, now_ns, out);
     return 0;
@@ -590,6 +691,8 @@ int coord_read_on_reply(struct coord_read *r, uint32_t tag, int rc,
                             (now_ns - q->sent_ns) / 1000);
         if (r->phase != COORD_READ_QUERY) {
             q->state = rc ? COORD_T_FAILED : COORD_T_ACKED;
+            if (rc)
+                mark_failed(r, q->replica);
             return 0; /* a speculative answer after the decision */
         }
         return query_reply(r, q, rc, data, digest, more, now_ns, out);
@@ -612,11 +715,58 @@ late:
     return 0;
 }
 
+static int outstanding(const struct coord_req *v, int n, int replica,
+                       uint32_t *tags, int max, int got)
+{
+    for (int i = 0; i < n && got < max; i++)
+        if (v[i].state == COORD_T_SENT && v[i].replica == replica)
+            tags[got++] = v[i].tag;
+    return got;
+}
+
+int coord_read_outstanding(const struct coord_read *r, int replica,
+                           uint32_t *tags, int max)
+{
+    int got = outstanding(r->q, r->nq, replica, tags, max, 0);
+
+    got = outstanding(r->s, r->ns, replica, tags, max, got);
+    return outstanding(r->w, r->nw, replica, tags, max, got);
+}
+
 static void expire(struct coord_req *v, int n)
 {
     for (int i = 0; i < n; i++)
         if (v[i].state == COORD_T_SENT)
             v[i].state = COORD_T_TIMEDOUT;
+}
+
+/*
+ * round_spec -- the speculative delay of a slice or repair round is
+ * over: when replicas outside the silent participants still make a
+ * quorum, drop the silent ones and start over; else keep waiting.
+ */
+static int round_spec(struct coord_read *r, int64_t now_ns,
+                      struct coord_acts *out)
+{
+    struct coord_req *v = r->phase == COORD_READ_SLICE ? r->s : r->w;
+    int n = r->phase == COORD_READ_SLICE ? r->ns : r->nw;
+    int silent = 0, usable = 0, ndata;
+
+    for (int i = 0; i < n; i++)
+        silent += v[i].state == COORD_T_SENT;
+    for (int i = 0; i < r->norder; i++) {
+        int bad =
+            is_failed(r, r->order[i]) || in_set(r->slow, r->nslow, r->order[i]);
+        for (int j = 0; j < n && !bad; j++)
+            bad = v[j].state == COORD_T_SENT && v[j].replica == r->order[i];
+        usable += !bad;
+    }
+    if (!silent || usable < r->required)
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (v[i].state == COORD_T_SENT)
+            mark_slow(r, v[i].replica);
+    return restart(r, CAIRN_ETIMEOUT, count_ok(v, n, &ndata), now_ns, out);
 }
 
 int coord_read_on_timer(struct coord_read *r, int64_t now_ns,
@@ -641,10 +791,11 @@ int coord_read_on_timer(struct coord_read *r, int64_t now_ns,
         expire(r->w, r->nw);
         return act_done(r, CAIRN_ETIMEOUT, acked, out);
     }
-    if (r->phase != COORD_READ_QUERY || !r->spec_armed ||
-        now_ns < r->spec_at_ns)
+    if (!r->spec_armed || now_ns < r->spec_at_ns)
         return 0;
     r->spec_armed = 0;
+    if (r->phase != COORD_READ_QUERY)
+        return round_spec(r, now_ns, out);
     if (count_sent(r->q, r->nq) == 0)
         return 0;
     return query_retry(r, now_ns, out, &sent);

@@ -18,7 +18,16 @@
  *
  * When the data replica is slower than its own p99 (or a configured
  * default while too few samples exist), one extra data request goes to
- * the next replica (speculative retry). Every request ends by its
+ * the next replica (speculative retry). A replica that fails (its
+ * answer is an error, or the caller reports its connection lost) is
+ * never asked again by this read: in the query phase a spare replaces
+ * it; once slices started, the read starts over from the query phase
+ * without it, as long as enough replicas remain (repairs already
+ * written stay: they only add data every replica should have). A
+ * participant of a slice or repair round still silent after the
+ * speculative delay is dropped the same way when the others still make
+ * a quorum, but stays a last resort should another replica fail. Every
+ * request ends by its
  * deadline: CAIRN_ETIMEOUT with how many answered out of how many were
  * needed. A replica error that every replica would give (CAIRN_ETOOBIG:
  * over a size or tombstone limit) is passed on at once.
@@ -107,6 +116,11 @@ struct coord_read {
     int required;
     int64_t deadline_ns, spec_at_ns;
     int spec_armed; /* the speculative timer is set and unused */
+    int64_t spec_default_ns;
+    int failed[COORD_MAX_TARGETS]; /* replicas that failed this read */
+    int nfailed;
+    int slow[COORD_MAX_TARGETS]; /* replicas dropped for silence */
+    int nslow;
     struct coord_snitch *snitch;
     struct storage_read query; /* bytes in `qmem` */
     void *qmem;
@@ -149,6 +163,14 @@ int coord_read_start(struct coord_read *r, const struct coord_read_params *p,
 int coord_read_on_reply(struct coord_read *r, uint32_t tag, int rc,
                         const struct storage_partition *data, uint64_t digest,
                         int more, int64_t now_ns, struct coord_acts *out);
+
+/*
+ * coord_read_outstanding -- up to `max` tags of requests to `replica`
+ * still awaiting an answer, into `tags`; returns how many. The caller
+ * fails each with coord_read_on_reply when the replica is known gone.
+ */
+int coord_read_outstanding(const struct coord_read *r, int replica,
+                           uint32_t *tags, int max);
 
 /* coord_read_on_timer -- a timer set by this read fired at `now_ns`. */
 int coord_read_on_timer(struct coord_read *r, int64_t now_ns,

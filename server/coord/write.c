@@ -181,6 +181,17 @@ int coord_write_on_timer(struct coord_write *w, int64_t now_ns,
     return done(w, CAIRN_ETIMEOUT, 1, out);
 }
 
+int coord_write_outstanding(const struct coord_write *w, int replica,
+                            uint32_t *tags, int max)
+{
+    int got = 0;
+
+    for (int i = 0; i < w->n && got < max; i++)
+        if (w->st[i] == COORD_T_SENT && w->t[i].replica == replica)
+            tags[got++] = (uint32_t)i;
+    return got;
+}
+
 int coord_write_finished(const struct coord_write *w)
 {
     return w->done && w->hints_pending == 0 &&

@@ -93,6 +93,15 @@ int coord_write_on_reply(struct coord_write *w, uint32_t tag, int rc,
 int coord_write_on_hint(struct coord_write *w, int replica, int rc,
                         struct coord_acts *out);
 
+/*
+ * coord_write_outstanding -- up to `max` tags of SEND_WRITEs to
+ * `replica` still awaiting an answer, into `tags`; returns how many.
+ * The caller fails each with coord_write_on_reply (which hints it) when
+ * the replica is known gone.
+ */
+int coord_write_outstanding(const struct coord_write *w, int replica,
+                            uint32_t *tags, int max);
+
 /* coord_write_on_timer -- the timer fired at `now_ns`. */
 int coord_write_on_timer(struct coord_write *w, int64_t now_ns,
                          struct coord_acts *out);

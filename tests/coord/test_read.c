@@ -493,6 +493,140 @@ static void test_failure_uses_spare(void **state)
     teardown_fx(&f);
 }
 
+/*
+ * A slice participant lost mid-repair (its connection broke: the caller
+ * fails what coord_read_outstanding lists for it). QUORUM needs 2 of 3
+ * and replicas 0 and 2 remain, so the read starts over on them, never
+ * asks replica 1 again, and answers the newest value.
+ */
+static void test_slice_failure_restarts(void **state)
+{
+    struct fixture f;
+    const struct storage_partition *res;
+    uint32_t tags[8];
+    int more, n, rc = 1;
+
+    (void)state;
+    setup_fx(&f, COORD_CL_QUORUM);
+    f.p.spec_default_ns = -1;
+    put(&f, 0, "r1", "new", 20, 0);
+    put(&f, 1, "r1", "old", 10, 0);
+    put(&f, 2, "r1", "old", 10, 0);
+    assert_int_equal(coord_read_start(&f.r, &f.p, 0, &f.a), 0);
+    /* Answer the query (data 0, digest 1): they differ, slices follow. */
+    {
+        struct coord_acts cur = f.a;
+        coord_acts_init(&f.a);
+        for (size_t i = 0; i < cur.n; i++)
+            if (cur.v[i].kind == COORD_ACT_SEND_READ)
+                answer(&f, &cur.v[i], 1 * MS, &f.a);
+        coord_acts_free(&cur);
+    }
+    assert_int_equal(f.r.phase, COORD_READ_SLICE);
+    n = coord_read_outstanding(&f.r, 1, tags, 8);
+    assert_int_equal(n, 1);
+    coord_acts_clear(&f.a);
+    assert_int_equal(coord_read_on_reply(&f.r, tags[0], CAIRN_EUNAVAILABLE,
+                                         NULL, 0, 0, 2 * MS, &f.a),
+                     0);
+    assert_int_equal(f.r.phase, COORD_READ_QUERY);
+    assert_int_equal(count(&f.a, COORD_ACT_SEND_READ), 2);
+    for (size_t i = 0; i < f.a.n; i++)
+        if (f.a.v[i].kind == COORD_ACT_SEND_READ)
+            assert_int_not_equal(f.a.v[i].replica, 1);
+    rc = pump(&f, 3 * MS, NULL, NULL);
+    assert_int_equal(rc, 0);
+    res = coord_read_result(&f.r, &more);
+    assert_int_equal(res->nrows, 1);
+    assert_int_equal(res->rows[0].cells[0].ts, 20);
+    /* Replica 2 was repaired; replica 1 was never written to again. */
+    assert_int_equal(f.store[2].p.rows[0].cells[0].ts, 20);
+    assert_int_equal(f.store[1].p.rows[0].cells[0].ts, 10);
+    assert_int_equal(coord_read_outstanding(&f.r, 1, tags, 8), 0);
+    teardown_fx(&f);
+}
+
+/* Two of three replicas failed during slices: QUORUM cannot be met. */
+static void test_slice_failures_end_read(void **state)
+{
+    struct fixture f;
+    uint32_t tags[8];
+    int rc = 1;
+
+    (void)state;
+    setup_fx(&f, COORD_CL_QUORUM);
+    f.p.spec_default_ns = -1;
+    put(&f, 0, "r1", "new", 20, 0);
+    put(&f, 1, "r1", "old", 10, 0);
+    put(&f, 2, "r1", "old", 10, 0);
+    assert_int_equal(coord_read_start(&f.r, &f.p, 0, &f.a), 0);
+    for (int failing = 1; failing <= 2; failing++) {
+        struct coord_acts cur = f.a;
+        coord_acts_init(&f.a);
+        for (size_t i = 0; i < cur.n; i++)
+            if (cur.v[i].kind == COORD_ACT_SEND_READ)
+                answer(&f, &cur.v[i], 1 * MS, &f.a);
+        coord_acts_free(&cur);
+        assert_int_equal(f.r.phase, COORD_READ_SLICE);
+        assert_int_equal(coord_read_outstanding(&f.r, failing, tags, 8), 1);
+        coord_acts_clear(&f.a);
+        assert_int_equal(coord_read_on_reply(&f.r, tags[0], CAIRN_EUNAVAILABLE,
+                                             NULL, 0, 0, 2 * MS, &f.a),
+                         0);
+    }
+    for (size_t i = 0; i < f.a.n; i++)
+        if (f.a.v[i].kind == COORD_ACT_DONE)
+            rc = f.a.v[i].rc;
+    assert_int_equal(rc, CAIRN_EUNAVAILABLE);
+    teardown_fx(&f);
+}
+
+/*
+ * A slice participant falls silent (a paused node: no error, no lost
+ * connection). Past the speculative delay (50 ms here) the read drops
+ * it and starts over on replicas 0 and 2, which make a quorum.
+ */
+static void test_silent_slice_replaced(void **state)
+{
+    struct fixture f;
+    struct coord_acts cur;
+    int rc;
+
+    (void)state;
+    setup_fx(&f, COORD_CL_QUORUM);
+    put(&f, 0, "r1", "new", 20, 0);
+    put(&f, 1, "r1", "old", 10, 0);
+    put(&f, 2, "r1", "old", 10, 0);
+    assert_int_equal(coord_read_start(&f.r, &f.p, 0, &f.a), 0);
+    cur = f.a;
+    coord_acts_init(&f.a);
+    for (size_t i = 0; i < cur.n; i++)
+        if (cur.v[i].kind == COORD_ACT_SEND_READ)
+            answer(&f, &cur.v[i], 1 * MS, &f.a);
+    coord_acts_free(&cur);
+    assert_int_equal(f.r.phase, COORD_READ_SLICE);
+    /* Replica 0 answers its slice; replica 1 never does. */
+    cur = f.a;
+    coord_acts_init(&f.a);
+    for (size_t i = 0; i < cur.n; i++)
+        if (cur.v[i].kind == COORD_ACT_SEND_READ && cur.v[i].replica == 0)
+            answer(&f, &cur.v[i], 2 * MS, &f.a);
+    coord_acts_free(&cur);
+    assert_int_equal(f.a.n, 0);
+    /* Before the delay nothing happens; after it the read starts over. */
+    assert_int_equal(coord_read_on_timer(&f.r, 10 * MS, &f.a), 0);
+    assert_int_equal(count(&f.a, COORD_ACT_SEND_READ), 0);
+    assert_int_equal(coord_read_on_timer(&f.r, 60 * MS, &f.a), 0);
+    assert_int_equal(count(&f.a, COORD_ACT_SEND_READ), 2);
+    for (size_t i = 0; i < f.a.n; i++)
+        if (f.a.v[i].kind == COORD_ACT_SEND_READ)
+            assert_int_not_equal(f.a.v[i].replica, 1);
+    rc = pump(&f, 61 * MS, NULL, NULL);
+    assert_int_equal(rc, 0);
+    assert_int_equal(f.store[2].p.rows[0].cells[0].ts, 20);
+    teardown_fx(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -508,6 +642,9 @@ int main(void)
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_toobig_passed_on),
         cmocka_unit_test(test_failure_uses_spare),
+        cmocka_unit_test(test_slice_failure_restarts),
+        cmocka_unit_test(test_slice_failures_end_read),
+        cmocka_unit_test(test_silent_slice_replaced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
