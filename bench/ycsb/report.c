@@ -17,6 +17,15 @@
 #include "bench/ycsb/gen.h"
 #include "common/mem.h"
 
+/*
+ * per_sec -- a rate that stays a number when nothing ran (a verify-only
+ * run has no elapsed run time), so the JSON never holds NaN.
+ */
+static double per_sec(uint64_t n, double secs)
+{
+    return secs > 0 ? (double)n / secs : 0.0;
+}
+
 static const double pcts[] = {50, 90, 99, 99.9, 99.99};
 
 static const char *dist_name(enum bench_dist d)
@@ -113,7 +122,7 @@ static void print_table(const struct bench_result *res)
         if (h->count == 0 && e == 0)
             continue;
         printf("%-18s %10" PRIu64 " %10.1f", bench_op_name(i), h->count,
-               (double)h->count / res->elapsed_s);
+               per_sec(h->count, res->elapsed_s));
         for (size_t p = 0; p < sizeof(pcts) / sizeof(pcts[0]); p++)
             printf(" %8.3f", hist_percentile(h, pcts[p]) / 1e3);
         printf(" %8.3f\n", h->max / 1e3);
@@ -123,7 +132,7 @@ static void print_table(const struct bench_result *res)
                        s->errors[i][k]);
     }
     printf("%-18s %10" PRIu64 " %10.1f   errors %" PRIu64 "\n", "total",
-           op_count(s), (double)op_count(s) / res->elapsed_s, bench_errors(s));
+           op_count(s), per_sec(op_count(s), res->elapsed_s), bench_errors(s));
 }
 
 static void json_hist(FILE *f, const struct hist *h, double secs)
@@ -167,7 +176,7 @@ static void json_body(FILE *f, const struct bench_cfg *cfg,
             phase == PHASE_LOAD ? "load" : cfg->workload, dist_name(cfg->dist),
             cairn_consistency_name(cfg->cl),
             cfg->rate > 0 && phase == PHASE_RUN ? "open" : "closed", cfg->rate,
-            s->late, res->elapsed_s, (double)op_count(s) / res->elapsed_s);
+            s->late, res->elapsed_s, per_sec(op_count(s), res->elapsed_s));
     fprintf(f, "\"error_count\":%" PRIu64 ",\"errors\":", bench_errors(s));
     json_errors(f, s);
     fputs(",\"operations\":{", f);
