@@ -945,7 +945,12 @@ void storage_close(struct storage *s)
 
 /* ---- maintenance and statistics ---- */
 
-int storage_flush(struct storage *s, uint64_t id)
+/*
+ * for_tables -- run `fn` on table `id`, or on every table when `id` is 0,
+ * holding a reference to each while it runs; stops at the first error.
+ */
+static int for_tables(struct storage *s, uint64_t id,
+                      int (*fn)(struct storage *s, struct table *t))
 {
     int rc = 0;
 
@@ -965,36 +970,20 @@ int storage_flush(struct storage *s, uint64_t id)
                              id);
             break;
         }
-        rc = flush_table_wait(s, t);
+        rc = fn(s, t);
         engine_table_put(t);
     }
     return rc;
 }
 
+int storage_flush(struct storage *s, uint64_t id)
+{
+    return for_tables(s, id, flush_table_wait);
+}
+
 int storage_compact(struct storage *s, uint64_t id)
 {
-    int rc = 0;
-
-    for (size_t i = 0; rc == 0; i++) {
-        struct table *t = NULL;
-        pthread_rwlock_rdlock(&s->lock);
-        if (id != 0 && i == 0)
-            t = find_locked(s, id);
-        else if (id == 0 && i < s->ntables)
-            t = s->tables[i];
-        if (t != NULL)
-            atomic_fetch_add(&t->refs, 1);
-        pthread_rwlock_unlock(&s->lock);
-        if (t == NULL) {
-            if (id != 0 && i == 0)
-                rc = err_set(CAIRN_ENOTABLE, "table %" PRIu64 " does not exist",
-                             id);
-            break;
-        }
-        rc = compaction_run_all(s, t);
-        engine_table_put(t);
-    }
-    return rc;
+    return for_tables(s, id, compaction_run_all);
 }
 
 static void table_stats(struct storage *s, struct table *t,
