@@ -369,6 +369,22 @@ size_t tokens_snap_token_count(const struct tokens_snap *s)
     return s->nring;
 }
 
+int tokens_snap_sorted_tokens(const struct tokens_snap *s, int64_t **out,
+                              size_t *n)
+{
+    int64_t *v = mem_calloc(MEM_RING, s->nring + 1, sizeof(*v));
+
+    *out = NULL;
+    *n = 0;
+    if (v == NULL)
+        return err_set(-ENOMEM, "no memory for %zu ring tokens", s->nring);
+    for (size_t i = 0; i < s->nring; i++)
+        v[i] = s->ring[i].token;
+    *out = v;
+    *n = s->nring;
+    return 0;
+}
+
 const struct ring_host_id *tokens_snap_node(const struct tokens_snap *s,
                                             size_t i, const char **rack,
                                             const int64_t **tokens,

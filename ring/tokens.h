@@ -93,6 +93,14 @@ size_t tokens_snap_node_count(const struct tokens_snap *s);
 size_t tokens_snap_token_count(const struct tokens_snap *s);
 
 /*
+ * tokens_snap_sorted_tokens -- a copy of every ring token in ring order
+ * (ascending) into *out (mem_free'd by the caller; one spare slot at the
+ * end) and its length into *n. 0, or -ENOMEM with *out NULL and *n 0.
+ */
+int tokens_snap_sorted_tokens(const struct tokens_snap *s, int64_t **out,
+                              size_t *n);
+
+/*
  * tokens_snap_node -- the i-th node (0 <= i < node_count, sorted by host
  * id): its id, rack ("" when none) and sorted tokens. Pointers live as
  * long as the snapshot.

@@ -260,34 +260,6 @@ static int rp_range(struct rp_ctx *x, const struct rp_range *r)
 
 /* ---- the ring ---- */
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* rp_tokens -- every ring token, sorted; *out is mem_free'd by the caller */
-static int rp_tokens(const struct tokens_snap *ring, int64_t **out, size_t *n)
-{
-    size_t nn = tokens_snap_node_count(ring), k = 0;
-    int64_t *v =
-        mem_calloc(MEM_SERVER, tokens_snap_token_count(ring) + 1, sizeof(*v));
-
-    if (!v)
-        return err_set(-ENOMEM, "repair: no memory");
-    for (size_t i = 0; i < nn; i++) {
-        const int64_t *t;
-        size_t nt;
-        tokens_snap_node(ring, i, NULL, &t, &nt);
-        memcpy(v + k, t, nt * sizeof(*t));
-        k += nt;
-    }
-    qsort(v, k, sizeof(*v), cmp_i64);
-    *out = v;
-    *n = k;
-    return 0;
-}
-
 /* rp_replicas -- the replicas of the range ending at `tok`, alive? */
 static int rp_replicas(struct rp_ctx *x, int64_t tok, uint32_t rf,
                        struct rp_range *r)
@@ -375,7 +347,7 @@ int repair_run(struct proxy *p, struct cluster *cl, struct schema *sc,
     if (!x.s || !x.s->ring)
         rc = err_set(CAIRN_EUNAVAILABLE, "no ring known yet");
     else
-        rc = rp_tokens(x.s->ring, &tok, &nt);
+        rc = tokens_snap_sorted_tokens(x.s->ring, &tok, &nt);
     rc = rc ? rc : schema_list_keyspaces(sc, &kss, &nks);
     for (size_t i = 0; !rc && i < nks; i++) {
         if (ks && ks[0] && strcmp(ks, kss[i].name) != 0)

@@ -146,33 +146,6 @@ static int sc_range(struct sc_ctx *x, int64_t owner, int64_t start, int64_t end,
               : sc_keep(pg, m);
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static int sc_tokens(const struct tokens_snap *ring, int64_t **out, size_t *n)
-{
-    size_t nn = tokens_snap_node_count(ring), k = 0;
-    int64_t *v =
-        mem_calloc(MEM_SERVER, tokens_snap_token_count(ring) + 1, sizeof(*v));
-
-    if (!v)
-        return err_set(-ENOMEM, "scan: no memory");
-    for (size_t i = 0; i < nn; i++) {
-        const int64_t *t;
-        size_t nt;
-        tokens_snap_node(ring, i, NULL, &t, &nt);
-        memcpy(v + k, t, nt * sizeof(*t));
-        k += nt;
-    }
-    qsort(v, k, sizeof(*v), cmp_i64);
-    *out = v;
-    *n = k;
-    return 0;
-}
-
 /*
  * sc_walk -- ranges in token order from the resume token: [MIN, t0],
  * (t0, t1], ..., (t_last, MAX] (owned by t0's replicas), until full.
@@ -183,7 +156,7 @@ static int sc_walk(struct sc_ctx *x, struct sc_page *pg,
     int64_t *tok = NULL;
     int64_t from = after ? token_of(after[0].p, after[0].n) : INT64_MIN;
     size_t nt = 0;
-    int rc = sc_tokens(x->s->ring, &tok, &nt);
+    int rc = tokens_snap_sorted_tokens(x->s->ring, &tok, &nt);
 
     for (size_t i = 0; !rc && i <= nt && !pg->more && pg->rows < pg->limit;
          i++) {

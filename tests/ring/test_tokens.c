@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "common/err.h"
+#include "common/mem.h"
 #include "ring/tokens.h"
 
 static struct ring_host_id hid(uint8_t x)
@@ -87,6 +88,15 @@ static void test_replicas_by_hand(void **state)
     replicas_str(s, 15, 5, r); /* RF above the node count: every node */
     assert_string_equal(r, "BCDA");
     assert_int_equal(letter(s, (size_t)tokens_snap_owner(s, 55)), 'B');
+
+    /* Every token of the small ring, in ring order. */
+    int64_t *tok;
+    size_t nt;
+    const int64_t want[] = {10, 20, 30, 40, 50, 60};
+    assert_int_equal(tokens_snap_sorted_tokens(s, &tok, &nt), 0);
+    assert_int_equal(nt, 6);
+    assert_memory_equal(tok, want, sizeof(want));
+    mem_free(tok);
     tokens_snap_unref(s);
 }
 
